@@ -1,0 +1,22 @@
+r"""GNNAutoScale for PyTorch Geometric: train GNNs on graphs larger than
+memory with historical embeddings, METIS clusters and LADIES sampling."""
+from pyg_gas.data import SubgraphData
+from pyg_gas.history import History
+from pyg_gas.loader import ClusterLoader, EvalSubgraphLoader, SubgraphLoader
+from pyg_gas.nn import ScalableGNN, models
+from pyg_gas.partition import metis, permute
+
+__version__ = '0.1.0'
+
+__all__ = [
+    'History',
+    'ScalableGNN',
+    'SubgraphData',
+    'metis',
+    'permute',
+    'SubgraphLoader',
+    'EvalSubgraphLoader',
+    'ClusterLoader',
+    'models',
+    '__version__',
+]

@@ -1,0 +1,57 @@
+from typing import Any, Optional
+
+from torch import Tensor
+from torch_geometric.data import Data
+
+
+class SubgraphData(Data):
+    r"""A mini-batch of a clustered graph, as produced by
+    :class:`~pyg_gas.SubgraphLoader`, :class:`~pyg_gas.EvalSubgraphLoader`
+    and :class:`~pyg_gas.ClusterLoader`.
+
+    Nodes are laid out batch first: rows :obj:`0:batch_size` are the
+    in-batch nodes, and the rows after them (if any) are their out-of-batch
+    1-hop neighbours, the *halo*. Every node-level attribute of the original
+    graph (:obj:`x`, :obj:`y`, masks, ...) is given for all of these rows.
+
+    Besides the usual :class:`~torch_geometric.data.Data` attributes, it
+    carries:
+
+    Args:
+        batch_size (int): The number of in-batch nodes :math:`B`.
+        n_id (torch.Tensor): The global id of each row, in-batch nodes first,
+            then halo nodes. Shape :math:`(B + H)`.
+        offset (torch.Tensor): The global id of the first node of each
+            cluster in the batch. The in-batch nodes are the consecutive
+            ranges :obj:`offset[i]:offset[i] + count[i]`, in this order.
+        count (torch.Tensor): The number of nodes of each cluster in the
+            batch.
+        adj_t (torch.Tensor or SparseTensor): The transposed bipartite
+            adjacency of shape :math:`(B, B + H)`: entry :math:`(i, j)` holds
+            the weight of the edge :math:`j \rightarrow i`. Every edge into an
+            in-batch node is kept.
+        edge_index (torch_geometric.EdgeIndex): The same edges in COO form,
+            sources in :math:`[0, B + H)`, targets in :math:`[0, B)`, sorted by
+            target, with sparse size :math:`(B + H, B)`. Edge-level
+            attributes (:obj:`edge_weight`, :obj:`edge_attr`) follow this
+            order, and so do the values of :obj:`adj_t`.
+    """
+    def __init__(self, x: Optional[Tensor] = None,
+                 edge_index: Optional[Tensor] = None,
+                 batch_size: Optional[int] = None,
+                 n_id: Optional[Tensor] = None,
+                 offset: Optional[Tensor] = None,
+                 count: Optional[Tensor] = None, **kwargs: Any) -> None:
+        super().__init__(x=x, edge_index=edge_index, n_id=n_id, offset=offset,
+                         count=count, **kwargs)
+        self.batch_size = batch_size
+
+    @property
+    def num_halo_nodes(self) -> int:
+        r"""The number :math:`H` of halo nodes."""
+        return int(self.n_id.numel()) - int(self.batch_size)
+
+    def __inc__(self, key: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+        if key in ('n_id', 'offset', 'count'):
+            return 0
+        return super().__inc__(key, value, *args, **kwargs)

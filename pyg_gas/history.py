@@ -1,0 +1,226 @@
+from typing import Any, Optional, Union
+
+import torch
+from torch import Tensor
+
+_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+
+
+class History(torch.nn.Module):
+    r"""A store of historical node embeddings for one layer, from the
+    `"GNNAutoScale: Scalable and Expressive Graph Neural Networks via
+    Historical Embeddings" <https://arxiv.org/abs/2106.05609>`_ paper.
+
+    Row :obj:`i` holds the embedding that node :obj:`i` had the last time it
+    was part of a mini-batch. Mini-batch training *pushes* the rows it just
+    computed and *pulls* the rows of out-of-batch (halo) neighbours:
+
+    .. math::
+        \mathbf{h}^{(\ell)}_{\mathcal{N}(v) \setminus \mathcal{B}} \approx
+        \bar{\mathbf{h}}^{(\ell)}_{\mathcal{N}(v) \setminus \mathcal{B}}
+
+    The store is the registered buffer :obj:`emb`, so :meth:`to`,
+    :meth:`state_dict` and :meth:`load_state_dict` treat it like any other
+    model state. Alongside it, :obj:`last_step` records the step at which each
+    row was last pushed, so the staleness of pulled rows can be reported
+    (see :meth:`staleness`).
+
+    **Where the store lives.** By default (:obj:`device=None`) the store
+    follows the module: :obj:`model.to('cuda')` moves it to the GPU. With
+    :obj:`device='cpu'`, the store is *offloaded*: it stays in CPU memory
+    whatever device the model is moved to, because the histories of a large
+    graph do not fit into GPU memory. :meth:`pull` then returns rows on the
+    model's device, and when that device is CUDA, the store is kept in pinned
+    memory so that the copies are fast and can overlap with compute.
+
+    Args:
+        num_embeddings (int): The number of nodes.
+        embedding_dim (int): The width of each embedding.
+        device (torch.device or str, optional): Pins the store to this device
+            (typically :obj:`'cpu'`) instead of following the module.
+            (default: :obj:`None`)
+        dtype (torch.dtype, optional): The storage type, one of
+            :obj:`torch.float32`, :obj:`torch.float64`, :obj:`torch.bfloat16`
+            and :obj:`torch.float16`. Lower precision halves the memory and
+            the bandwidth; :meth:`pull` casts back to the compute type.
+            (default: :obj:`torch.float32`)
+
+    Shapes:
+        - **push input:** :math:`(|\mathcal{V}_b|, F)` rows and their global
+          ids :math:`(|\mathcal{V}_b|)`, or contiguous ranges given by
+          :obj:`offset` and :obj:`count`
+        - **pull output:** :math:`(|\mathcal{V}_h|, F)`
+    """
+    emb: Tensor
+    last_step: Tensor
+    step: Tensor
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        device: Optional[Union[torch.device, str]] = None,
+        dtype: Optional[torch.dtype] = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (('num_embeddings', num_embeddings),
+                            ('embedding_dim', embedding_dim)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"'{name}' must be an int "
+                                f"(got {type(value).__name__})")
+            if value < 0 or (name == 'embedding_dim' and value == 0):
+                raise ValueError(f"'{name}' must be positive (got {value})")
+        dtype = dtype or torch.float32
+        if dtype not in _DTYPES:
+            raise ValueError(f"'dtype' must be one of {list(_DTYPES)} "
+                             f"(got {dtype})")
+
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.offload = device is not None
+        storage_device = torch.device(device or 'cpu')
+        # The device that `pull` returns rows on (the model's device):
+        self._device = storage_device
+
+        self.register_buffer(
+            'emb',
+            torch.zeros(num_embeddings, embedding_dim, dtype=dtype,
+                        device=storage_device))
+        self.register_buffer(
+            'last_step',
+            torch.full((num_embeddings, ), -1, dtype=torch.long,
+                       device=storage_device))
+        self.register_buffer('step',
+                             torch.zeros((), dtype=torch.long,
+                                         device=storage_device))
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.emb.dtype
+
+    @property
+    def device(self) -> torch.device:
+        r"""The device that :meth:`pull` returns rows on."""
+        return self._device
+
+    def reset_parameters(self) -> None:
+        self.emb.zero_()
+        self.last_step.fill_(-1)
+        self.step.zero_()
+
+    def _apply(self, fn: Any, recurse: bool = True) -> 'History':
+        # Find out where the model is going, with a probe tensor:
+        self._device = fn(torch.zeros(1, device=self.emb.device)).device
+        if not self.offload:
+            return super()._apply(fn)
+        # The store stays on its device; only its pinning may change: a CUDA
+        # model copies rows in and out, which needs page-locked memory to be
+        # fast and asynchronous.
+        if (self._device.type == 'cuda' and self.emb.device.type == 'cpu'
+                and not self.emb.is_pinned()):
+            self.emb = self.emb.pin_memory()
+            self.last_step = self.last_step.pin_memory()
+        return self
+
+    def _check_x(self, x: Tensor) -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"'x' must be a tensor (got {type(x).__name__})")
+        if x.dim() != 2 or x.size(1) != self.embedding_dim:
+            raise ValueError(f"'x' must have shape [num_rows, "
+                             f"{self.embedding_dim}] (got {list(x.shape)})")
+
+    def _check_index(self, n_id: Tensor, name: str = 'n_id') -> None:
+        if not isinstance(n_id, Tensor) or n_id.dtype != torch.long:
+            raise TypeError(f"'{name}' must be a tensor of type torch.long "
+                            f"(got {getattr(n_id, 'dtype', type(n_id))})")
+        if n_id.dim() != 1:
+            raise ValueError(f"'{name}' must be one-dimensional "
+                             f"(got shape {list(n_id.shape)})")
+
+    @torch.no_grad()
+    def pull(self, n_id: Optional[Tensor] = None,
+             dtype: Optional[torch.dtype] = None) -> Tensor:
+        r"""Returns the stored rows :obj:`n_id` (all rows if :obj:`None`),
+        on the model's device, cast to :obj:`dtype` (default: the model's
+        compute type, :obj:`torch.float32` for lower-precision stores)."""
+        if dtype is None:
+            dtype = (self.emb.dtype if self.emb.dtype
+                     in (torch.float32, torch.float64) else torch.float32)
+        if n_id is None:
+            out = self.emb
+        else:
+            self._check_index(n_id)
+            out = self.emb.index_select(0, n_id.to(self.emb.device))
+        return out.to(device=self._device, dtype=dtype)
+
+    @torch.no_grad()
+    def push(self, x: Tensor, n_id: Optional[Tensor] = None,
+             offset: Optional[Union[Tensor, int]] = None,
+             count: Optional[Union[Tensor, int]] = None) -> None:
+        r"""Stores the rows of :obj:`x`.
+
+        Either :obj:`n_id` gives the global id of each row, or :obj:`offset`
+        and :obj:`count` describe the rows as consecutive ranges: the first
+        :obj:`count[0]` rows of :obj:`x` go to rows
+        :obj:`offset[0]:offset[0] + count[0]`, the next :obj:`count[1]` rows to
+        :obj:`offset[1]:offset[1] + count[1]`, and so on. Ranges are copied
+        as slices, which is faster than scattering single rows. With neither,
+        :obj:`x` replaces the whole store.
+        """
+        self._check_x(x)
+        x = x.detach()
+        if n_id is not None:
+            self._check_index(n_id)
+            if n_id.numel() != x.size(0):
+                raise ValueError(f"'x' has {x.size(0)} rows but 'n_id' has "
+                                 f"{n_id.numel()} entries")
+            n_id = n_id.to(self.emb.device)
+            self.emb.index_copy_(0, n_id, x.to(self.emb.device, self.dtype))
+            self.last_step.index_fill_(0, n_id, self.step)
+        elif offset is not None or count is not None:
+            if offset is None or count is None:
+                raise ValueError("'offset' and 'count' must be given together")
+            offsets = torch.as_tensor(offset).view(-1).tolist()
+            counts = torch.as_tensor(count).view(-1).tolist()
+            if len(offsets) != len(counts):
+                raise ValueError(f"'offset' ({len(offsets)}) and 'count' "
+                                 f"({len(counts)}) differ in length")
+            if sum(counts) != x.size(0):
+                raise ValueError(f"'x' has {x.size(0)} rows but 'count' sums "
+                                 f"to {sum(counts)}")
+            src = 0
+            for o, c in zip(offsets, counts):
+                if o < 0 or c < 0 or o + c > self.num_embeddings:
+                    raise ValueError(f"Range [{o}, {o + c}) is out of bounds "
+                                     f"for {self.num_embeddings} rows")
+                self.emb[o:o + c].copy_(x[src:src + c])
+                self.last_step[o:o + c].fill_(self.step)
+                src += c
+        else:
+            if x.size(0) != self.num_embeddings:
+                raise ValueError(f"Pushing without 'n_id' needs all "
+                                 f"{self.num_embeddings} rows (got "
+                                 f"{x.size(0)})")
+            self.emb.copy_(x)
+            self.last_step.fill_(self.step)
+
+    def tick(self) -> None:
+        r"""Advances the step counter: call once per optimization step."""
+        self.step += 1
+
+    @torch.no_grad()
+    def staleness(self, n_id: Optional[Tensor] = None) -> Tensor:
+        r"""Returns, for the rows :obj:`n_id` (all if :obj:`None`), how many
+        steps ago they were last pushed, or :obj:`-1` for rows never
+        pushed."""
+        last = self.last_step if n_id is None else self.last_step.index_select(
+            0, n_id.to(self.last_step.device))
+        return torch.where(last < 0, last, self.step.to(last.device) - last)
+
+    def extra_repr(self) -> str:
+        out = f'{self.num_embeddings}, {self.embedding_dim}'
+        if self.dtype != torch.float32:
+            out += f', dtype={self.dtype}'
+        if self.offload:
+            out += f', device={self.emb.device}'
+        return out

@@ -1,0 +1,303 @@
+from typing import Any, Dict, List, Literal, Sequence
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+from torch_geometric import EdgeIndex
+from torch_geometric.data import Data
+
+from pyg_gas.data import SubgraphData
+from pyg_gas.typing import WITH_TORCH_SPARSE, require
+from pyg_gas.utils import build_adj_t, gather_csr, get_edge_index, to_csr
+
+AdjFormat = Literal['auto', 'csr', 'sparse_tensor']
+
+
+def check_ptr(ptr: Any, num_nodes: int) -> Tensor:
+    r"""Validates the cluster boundaries :obj:`ptr` returned by
+    :func:`~pyg_gas.metis`."""
+    if not isinstance(ptr, Tensor) or ptr.dtype != torch.long or (
+            ptr.dim() != 1):
+        raise TypeError("'ptr' must be a one-dimensional tensor of type "
+                        "torch.long, as returned by 'metis'")
+    if ptr.numel() < 2 or int(ptr[0]) != 0 or int(ptr[-1]) != num_nodes:
+        raise ValueError(f"'ptr' must run from 0 to the number of nodes "
+                         f"({num_nodes}) (got {ptr.tolist()[:3]}...)"
+                         if ptr.numel() > 3 else
+                         f"'ptr' must run from 0 to the number of nodes "
+                         f"({num_nodes}) (got {ptr.tolist()})")
+    if bool((ptr[1:] < ptr[:-1]).any()):
+        raise ValueError("'ptr' must be non-decreasing")
+    return ptr.cpu()
+
+
+class ClusterCollater:
+    r"""Builds a :class:`~pyg_gas.SubgraphData` mini-batch from a list of
+    cluster ids of a clustered graph. It holds the graph in CSR form (edges
+    grouped by target) and is picklable, so batches can be built in
+    :class:`~torch.utils.data.DataLoader` worker processes.
+
+    Args:
+        data (Data): A graph whose clusters are contiguous node ranges (see
+            :func:`~pyg_gas.permute`).
+        ptr (torch.Tensor): The cluster boundaries.
+        halo (bool, optional): Appends the out-of-batch 1-hop in-neighbours
+            of the batch (GAS). Otherwise, keeps intra-batch edges only
+            (Cluster-GCN). (default: :obj:`True`)
+        adj_format (str, optional): The format of :obj:`adj_t`:
+            :obj:`'csr'` (a torch sparse CSR tensor), :obj:`'sparse_tensor'`
+            (a :class:`torch_sparse.SparseTensor`), or :obj:`'auto'` for the
+            latter when torch-sparse is installed. (default: :obj:`'auto'`)
+    """
+    def __init__(self, data: Data, ptr: Tensor, halo: bool = True,
+                 adj_format: AdjFormat = 'auto') -> None:
+        if not isinstance(data, Data):
+            raise TypeError(f"'data' must be a 'Data' object "
+                            f"(got {type(data).__name__})")
+        if adj_format not in ('auto', 'csr', 'sparse_tensor'):
+            raise ValueError(f"'adj_format' must be 'auto', 'csr' or "
+                             f"'sparse_tensor' (got '{adj_format}')")
+        if adj_format == 'sparse_tensor':
+            require('torch_sparse', "adj_format='sparse_tensor'")
+        if adj_format == 'auto':
+            adj_format = 'sparse_tensor' if WITH_TORCH_SPARSE else 'csr'
+        self.adj_format = adj_format
+        self.halo = halo
+
+        edge_index, num_nodes = get_edge_index(data)
+        self.num_nodes = num_nodes
+        self.ptr = check_ptr(ptr, num_nodes)
+        self.rowptr, self.col, perm = to_csr(edge_index.cpu(), num_nodes)
+
+        self.node_attrs: Dict[str, Tensor] = {}
+        self.edge_attrs: Dict[str, Tensor] = {}
+        self.graph_attrs: Dict[str, Any] = {}
+        for key, value in data.items():
+            if key in ('edge_index', 'adj_t', 'adj', 'num_nodes'):
+                continue
+            if isinstance(value, Tensor) and data.is_edge_attr(key):
+                self.edge_attrs[key] = value.index_select(0, perm.to(
+                    value.device)).cpu()
+            elif isinstance(value, Tensor) and data.is_node_attr(key):
+                if data.__cat_dim__(key, value) != 0:
+                    raise ValueError(f"Node attribute '{key}' must be "
+                                     f"stacked along dimension 0")
+                self.node_attrs[key] = value.cpu()
+            else:
+                self.graph_attrs[key] = value
+
+    @property
+    def num_parts(self) -> int:
+        return self.ptr.numel() - 1
+
+    def __call__(self, parts: Sequence[int]) -> SubgraphData:
+        parts = torch.as_tensor(parts, dtype=torch.long).view(-1)
+        if parts.numel() == 0:
+            raise ValueError('A batch needs at least one cluster')
+        parts = parts.unique()  # sorted: nodes keep their global order
+        if int(parts[0]) < 0 or int(parts[-1]) >= self.num_parts:
+            raise ValueError(f'Cluster ids must be in [0, {self.num_parts}) '
+                             f'(got {parts.tolist()})')
+        ptr = self.ptr
+        offset = ptr[parts]  # [num_batch_parts]
+        count = ptr[parts + 1] - offset  # [num_batch_parts]
+        batch_size = int(count.sum())
+
+        # The in-batch nodes, as the concatenation of their ranges:
+        local_start = torch.cumsum(count, 0) - count
+        batch = torch.arange(batch_size) + (offset - local_start) \
+            .repeat_interleave(count, output_size=batch_size)  # [B]
+
+        # All edges into in-batch nodes, grouped by target:
+        row_ptr, idx = gather_csr(self.rowptr, batch)
+        src = self.col[idx]  # [E_b], global ids
+        dst = torch.arange(batch_size).repeat_interleave(
+            row_ptr[1:] - row_ptr[:-1], output_size=idx.numel())  # [E_b]
+
+        # Relabel sources: in-batch nodes map into [0, B) through their
+        # cluster, since every cluster is a contiguous range.
+        part_local_start = torch.full((self.num_parts, ), -1)
+        part_local_start[parts] = local_start
+        src_part = torch.bucketize(src, ptr[1:], right=True)  # [E_b]
+        src_start = part_local_start[src_part]
+        in_batch = src_start >= 0
+        local_src = src - ptr[src_part] + src_start  # valid where in_batch
+
+        if self.halo:
+            halo, inv = torch.unique(src[~in_batch], return_inverse=True)
+            local_src[~in_batch] = batch_size + inv
+            n_id = torch.cat([batch, halo], dim=0)  # [B + H]
+            keep = None
+        else:
+            keep = in_batch
+            n_id = batch
+            idx, local_src, dst = idx[keep], local_src[keep], dst[keep]
+            row_ptr = torch.zeros_like(row_ptr)
+            torch.cumsum(torch.bincount(dst, minlength=batch_size), 0,
+                         out=row_ptr[1:])
+        num_src = n_id.numel()
+
+        # Sort sources within each target, the canonical CSR order:
+        order = torch.argsort(dst * num_src + local_src)
+        idx, local_src, dst = idx[order], local_src[order], dst[order]
+
+        out = SubgraphData(batch_size=batch_size, n_id=n_id, offset=offset,
+                           count=count)
+        for key, value in self.node_attrs.items():
+            out[key] = value.index_select(0, n_id)  # [B + H, ...]
+        for key, value in self.edge_attrs.items():
+            out[key] = value.index_select(0, idx)  # [E_b, ...]
+        for key, value in self.graph_attrs.items():
+            out[key] = value
+
+        out.edge_index = EdgeIndex(torch.stack([local_src, dst], dim=0),
+                                   sparse_size=(num_src, batch_size),
+                                   sort_order='col')
+        weight = out.get('edge_weight')
+        if weight is not None and weight.dim() != 1:
+            weight = None
+        out.adj_t = build_adj_t(row_ptr, local_src, weight,
+                                (batch_size, num_src), self.adj_format)
+        out.num_nodes = num_src
+        return out
+
+
+class SubgraphLoader(DataLoader):
+    r"""The mini-batch loader of GNNAutoScale, from the `"GNNAutoScale:
+    Scalable and Expressive Graph Neural Networks via Historical Embeddings"
+    <https://arxiv.org/abs/2106.05609>`_ paper.
+
+    Each mini-batch consists of :obj:`batch_size` clusters of a graph that
+    was partitioned by :func:`~pyg_gas.metis` and reordered by
+    :func:`~pyg_gas.permute`, plus their 1-hop halo: every node outside the
+    batch with an edge into it. Every edge into an in-batch node is kept,
+    with its weight and attributes. The batch is a
+    :class:`~pyg_gas.SubgraphData`: rows :obj:`0:batch_size` are in-batch
+    nodes, the rest are halo nodes whose embeddings come from histories, and
+    :obj:`adj_t` is the bipartite adjacency of shape
+    :obj:`[batch_size, batch_size + num_halo]`, ready for PyG convs.
+
+    .. note::
+        :obj:`batch_size` counts clusters, as in PyG's
+        :class:`~torch_geometric.loader.ClusterLoader`; the batch's
+        :obj:`batch_size` attribute counts nodes.
+
+    Args:
+        data (Data): The clustered graph.
+        ptr (torch.Tensor): The cluster boundaries from
+            :func:`~pyg_gas.metis`.
+        batch_size (int, optional): The number of clusters per mini-batch.
+            (default: :obj:`1`)
+        shuffle (bool, optional): Draws random groups of clusters every
+            epoch. (default: :obj:`False`)
+        adj_format (str, optional): The format of :obj:`adj_t`, see
+            :class:`ClusterCollater`. (default: :obj:`'auto'`)
+        **kwargs (optional): Arguments of
+            :class:`torch.utils.data.DataLoader`, such as
+            :obj:`num_workers`.
+    """
+    halo: bool = True
+
+    def __init__(self, data: Data, ptr: Tensor, batch_size: int = 1,
+                 shuffle: bool = False, adj_format: AdjFormat = 'auto',
+                 **kwargs: Any) -> None:
+        kwargs.pop('collate_fn', None)
+        kwargs.pop('dataset', None)
+        self.collater = ClusterCollater(data, ptr, halo=self.halo,
+                                        adj_format=adj_format)
+        _check_batch_size(batch_size, self.collater.num_parts)
+        self.data = data
+        self.ptr = self.collater.ptr
+        super().__init__(range(self.collater.num_parts), batch_size=batch_size,
+                         shuffle=shuffle, collate_fn=self.collater, **kwargs)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_parts='
+                f'{self.collater.num_parts}, batch_size={self.batch_size})')
+
+
+class ClusterLoader(SubgraphLoader):
+    r"""The Cluster-GCN loader from the `"Cluster-GCN: An Efficient
+    Algorithm for Training Deep and Large Graph Convolutional Networks"
+    <https://arxiv.org/abs/1905.07953>`_ paper.
+
+    Each mini-batch is a random group of :obj:`batch_size` clusters with the
+    edges between them only: edges from outside the batch are dropped, and
+    no halo is added. Unlike PyG's
+    :class:`~torch_geometric.loader.ClusterLoader`, it needs no compiled
+    METIS extension: partition with :func:`~pyg_gas.metis` first.
+
+    Args:
+        data (Data): The clustered graph.
+        ptr (torch.Tensor): The cluster boundaries from
+            :func:`~pyg_gas.metis`.
+        batch_size (int, optional): The number of clusters per mini-batch.
+            (default: :obj:`1`)
+        shuffle (bool, optional): Draws random groups of clusters every
+            epoch. (default: :obj:`True`)
+        adj_format (str, optional): The format of :obj:`adj_t`, see
+            :class:`ClusterCollater`. (default: :obj:`'auto'`)
+        **kwargs (optional): Arguments of
+            :class:`torch.utils.data.DataLoader`.
+    """
+    halo: bool = False
+
+    def __init__(self, data: Data, ptr: Tensor, batch_size: int = 1,
+                 shuffle: bool = True, adj_format: AdjFormat = 'auto',
+                 **kwargs: Any) -> None:
+        super().__init__(data, ptr, batch_size=batch_size, shuffle=shuffle,
+                         adj_format=adj_format, **kwargs)
+
+
+def _unwrap(batch: List[SubgraphData]) -> SubgraphData:
+    return batch[0]
+
+
+class EvalSubgraphLoader(DataLoader):
+    r"""The GAS loader for layer-wise inference (see
+    :meth:`pyg_gas.ScalableGNN.inference`): consecutive groups of
+    :obj:`batch_size` clusters with their halo, in a fixed order. The
+    mini-batches are computed once, at construction.
+
+    Args:
+        data (Data): The clustered graph.
+        ptr (torch.Tensor): The cluster boundaries from
+            :func:`~pyg_gas.metis`.
+        batch_size (int, optional): The number of clusters per mini-batch.
+            (default: :obj:`1`)
+        adj_format (str, optional): The format of :obj:`adj_t`, see
+            :class:`ClusterCollater`. (default: :obj:`'auto'`)
+        **kwargs (optional): Arguments of
+            :class:`torch.utils.data.DataLoader`.
+    """
+    def __init__(self, data: Data, ptr: Tensor, batch_size: int = 1,
+                 adj_format: AdjFormat = 'auto', **kwargs: Any) -> None:
+        for key in ('collate_fn', 'dataset', 'shuffle', 'batch_size'):
+            kwargs.pop(key, None)
+        collater = ClusterCollater(data, ptr, halo=True, adj_format=adj_format)
+        num_parts = collater.num_parts
+        _check_batch_size(batch_size, num_parts)
+        self.data = data
+        self.ptr = collater.ptr
+        self.num_nodes = collater.num_nodes
+        self.batches = [
+            collater(range(i, min(i + batch_size, num_parts)))
+            for i in range(0, num_parts, batch_size)
+        ]
+        self.cluster_batch_size = batch_size
+        super().__init__(self.batches, batch_size=1, shuffle=False,
+                         collate_fn=_unwrap, **kwargs)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_parts='
+                f'{self.ptr.numel() - 1}, '
+                f'batch_size={self.cluster_batch_size})')
+
+
+def _check_batch_size(batch_size: Any, num_parts: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise TypeError(f"'batch_size' must be an int "
+                        f"(got {type(batch_size).__name__})")
+    if batch_size < 1:
+        raise ValueError(f"'batch_size' must be in [1, {num_parts}] clusters "
+                         f"(got {batch_size})")

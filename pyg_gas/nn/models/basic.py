@@ -1,0 +1,147 @@
+from typing import Any, Dict, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import BatchNorm1d, Linear, ModuleList
+
+from pyg_gas.nn.scalable import ScalableGNN
+from pyg_gas.typing import Adj
+
+
+class BasicGAS(ScalableGNN):
+    r"""A stack of message passing layers with the usual options, trained
+    with historical embeddings. Subclasses choose the conv with
+    :meth:`init_conv` and how to call it with :meth:`conv`.
+
+    Layer :math:`\ell` computes, for its target rows,
+
+    .. math::
+        \mathbf{H}^{(\ell + 1)} = \sigma\left(\mathrm{BN}\left(
+        \mathrm{conv}(\mathrm{dropout}(\mathbf{H}^{(\ell)}))\right) +
+        \mathbf{H}^{(\ell)}_{\textrm{residual}}\right)
+
+    Args:
+        num_nodes (int): The number of nodes of the graph.
+        in_channels (int): The size of the input features.
+        hidden_channels (int): The size of the hidden embeddings.
+        out_channels (int): The size of the output.
+        num_layers (int): The number of message passing layers.
+        dropout (float, optional): The dropout before every layer.
+            (default: :obj:`0.0`)
+        drop_input (bool, optional): Also drops out the input features.
+            (default: :obj:`False`)
+        batch_norm (bool, optional): Applies batch normalization after each
+            hidden layer. (default: :obj:`False`)
+        residual (bool, optional): Adds the layer's input to its output where
+            their sizes match. (default: :obj:`False`)
+        linear (bool, optional): Maps the input features to
+            :obj:`hidden_channels` with a linear layer before the first conv,
+            and the last conv's output to :obj:`out_channels` with another
+            one, so that every conv is hidden-to-hidden.
+            (default: :obj:`False`)
+        history_dtype (torch.dtype, optional): The storage type of the
+            histories. (default: :obj:`torch.float32`)
+        history_device (torch.device or str, optional): Keeps the histories
+            on this device instead of moving them with the model.
+            (default: :obj:`None`)
+        **kwargs (optional): Arguments of the conv.
+    """
+    def __init__(
+        self,
+        num_nodes: int,
+        in_channels: int,
+        hidden_channels: int,
+        out_channels: int,
+        num_layers: int,
+        dropout: float = 0.0,
+        drop_input: bool = False,
+        batch_norm: bool = False,
+        residual: bool = False,
+        linear: bool = False,
+        history_dtype: Optional[torch.dtype] = None,
+        history_device: Optional[Union[torch.device, str]] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(num_nodes, hidden_channels, num_layers,
+                         history_dtype=history_dtype,
+                         history_device=history_device)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"'dropout' must be in [0, 1) (got {dropout})")
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.out_channels = out_channels
+        self.dropout = dropout
+        self.drop_input = drop_input
+        self.residual = residual
+        self.linear = linear
+
+        self.lins = ModuleList()
+        if linear:
+            self.lins.append(Linear(in_channels, hidden_channels))
+            self.lins.append(Linear(hidden_channels, out_channels))
+
+        self.convs = ModuleList()
+        for i in range(num_layers):
+            in_dim = hidden_channels if i > 0 or linear else in_channels
+            last = i == num_layers - 1 and not linear
+            out_dim = out_channels if last else hidden_channels
+            self.convs.append(self.init_conv(in_dim, out_dim, **kwargs))
+
+        self.bns = ModuleList()
+        if batch_norm:
+            num_norms = num_layers if linear else num_layers - 1
+            for _ in range(num_norms):
+                self.bns.append(BatchNorm1d(hidden_channels))
+
+    def init_conv(self, in_channels: int, out_channels: int,
+                  **kwargs: Any) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def conv(self, layer: int, x: Tensor, adj_t: Adj) -> Tensor:
+        return self.convs[layer](x, adj_t)
+
+    @property
+    def reg_modules(self) -> ModuleList:
+        # As in GAS: the first layer (and its norm) takes the weight decay.
+        if self.linear:
+            return ModuleList([self.lins[0]])
+        return ModuleList([self.convs[0]] + list(self.bns[:1]))
+
+    @property
+    def nonreg_modules(self) -> ModuleList:
+        if self.linear:
+            return ModuleList([self.convs, self.bns, self.lins[1]])
+        return ModuleList(list(self.convs[1:]) + list(self.bns[1:]))
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        for module in list(self.lins) + list(self.convs) + list(self.bns):
+            module.reset_parameters()
+
+    def forward_layer(self, layer: int, x: Tensor, adj_t: Adj,
+                      state: Dict[str, Any]) -> Tensor:
+        if layer > 0 or self.drop_input:
+            x = F.dropout(x, p=self.dropout, training=self.training)
+        if layer == 0 and self.linear:
+            x = self.lins[0](x).relu_()  # [B + H, hidden_channels]
+            x = F.dropout(x, p=self.dropout, training=self.training)
+
+        h = self.conv(layer, x, adj_t)  # [B, C]
+
+        last = layer == self.num_layers - 1
+        if not last or self.linear:
+            if len(self.bns) > 0:
+                h = self.bns[layer](h)
+            if self.residual and h.size(-1) == x.size(-1):
+                h = h + x[:h.size(0)]
+            h = h.relu_()
+        if last and self.linear:
+            h = F.dropout(h, p=self.dropout, training=self.training)
+            h = self.lins[1](h)  # [B, out_channels]
+        return h
+
+    def extra_repr(self) -> str:
+        return (f'{self.in_channels}, {self.out_channels}, '
+                f'num_layers={self.num_layers}, '
+                f'num_nodes={self.num_nodes}')

@@ -1,0 +1,270 @@
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import torch
+from torch import Tensor
+from torch.nn import Module, ModuleList
+from torch_geometric.data import Data
+from tqdm import tqdm
+
+from pyg_gas.history import History
+from pyg_gas.typing import Adj, OptTensor
+
+
+class ScalableGNN(Module):
+    r"""The base class of GNNs that train with historical embeddings, from
+    the `"GNNAutoScale: Scalable and Expressive Graph Neural Networks via
+    Historical Embeddings" <https://arxiv.org/abs/2106.05609>`_ paper.
+
+    A model with :math:`L` layers owns :math:`L - 1` :class:`History` stores,
+    one for the output of every layer but the last. A subclass implements a
+    single layer in :meth:`forward_layer`; this class runs the layers and
+    handles the histories, for three kinds of input:
+
+    * **the whole graph** (:obj:`batch_size=None` and :math:`N` rows): a
+      plain full-batch forward, which also fills the histories;
+    * **a GAS mini-batch** (:obj:`batch_size` and :obj:`n_id` given, see
+      :class:`~pyg_gas.SubgraphLoader`): after every layer, the rows of the
+      in-batch nodes are *pushed* into the layer's history, and the rows of
+      the halo nodes are *pulled* from it, so that no edge is dropped;
+    * **any other subgraph** (:obj:`batch_size=None`, e.g. from
+      :class:`~pyg_gas.ClusterLoader`): a plain forward on that subgraph
+      that leaves the histories alone.
+
+    :meth:`inference` runs the same layers over the whole graph layer by
+    layer, with memory bounded by one mini-batch, and is exact.
+
+    Args:
+        num_nodes (int): The number of nodes of the graph.
+        hidden_channels (int or [int]): The width of the histories, one for
+            all or one per history.
+        num_layers (int): The number of layers :math:`L`.
+        history_dtype (torch.dtype, optional): The storage type of the
+            histories. (default: :obj:`torch.float32`)
+        history_device (torch.device or str, optional): Keeps the histories
+            on this device (e.g. :obj:`'cpu'` for a CUDA model on a graph
+            whose histories do not fit into GPU memory), instead of moving
+            them with the model. (default: :obj:`None`)
+    """
+    #: Whether :meth:`forward_layer` needs :meth:`init_state` of the input
+    #: features at every layer (as GCNII does for its initial residual).
+    needs_state: bool = False
+
+    def __init__(
+        self,
+        num_nodes: int,
+        hidden_channels: Union[int, Sequence[int]],
+        num_layers: int,
+        history_dtype: Optional[torch.dtype] = None,
+        history_device: Optional[Union[torch.device, str]] = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int):
+            raise TypeError(f"'num_layers' must be an int "
+                            f"(got {type(num_layers).__name__})")
+        if num_layers < 1:
+            raise ValueError(f"'num_layers' must be at least 1 "
+                             f"(got {num_layers})")
+        if isinstance(hidden_channels, int):
+            widths = [hidden_channels] * (num_layers - 1)
+        else:
+            widths = list(hidden_channels)
+            if len(widths) != num_layers - 1:
+                raise ValueError(f"'hidden_channels' must give one width per "
+                                 f"history ({num_layers - 1}) (got "
+                                 f"{len(widths)})")
+        self.num_nodes = num_nodes
+        self.num_layers = num_layers
+        self.histories = ModuleList([
+            History(num_nodes, width, device=history_device,
+                    dtype=history_dtype) for width in widths
+        ])
+
+    @property
+    def reg_modules(self) -> ModuleList:
+        r"""The modules whose parameters take the regular weight decay."""
+        raise NotImplementedError
+
+    @property
+    def nonreg_modules(self) -> ModuleList:
+        r"""The modules whose parameters take the second (usually zero)
+        weight decay."""
+        raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        for history in self.histories:
+            history.reset_parameters()
+
+    def transform(self, data: Data) -> Data:
+        r"""Prepares a graph for this model before it is partitioned, e.g.
+        precomputes a degree normalization on the whole graph so that
+        mini-batches see whole-graph degrees. The default does nothing."""
+        return data
+
+    def init_state(self, x: Tensor) -> Dict[str, Any]:
+        r"""Computes per-node state from the input features that every layer
+        may use (see :attr:`needs_state`). The default has none."""
+        return {}
+
+    def forward_layer(self, layer: int, x: Tensor, adj_t: Adj,
+                      state: Dict[str, Any]) -> Tensor:
+        r"""Runs layer :obj:`layer`.
+
+        Args:
+            layer (int): The layer, in :obj:`[0, num_layers)`.
+            x (torch.Tensor): The layer's input for all source rows: the
+                node features for layer 0, the previous layer's output
+                otherwise. Target rows come first.
+            adj_t (Adj): The adjacency, with as many target rows as the
+                output has.
+            state (dict): The output of :meth:`init_state`.
+
+        Returns:
+            The output for the target rows, activated (but not dropped out)
+            for all layers but the last.
+        """
+        raise NotImplementedError
+
+    def forward(
+        self,
+        x: Tensor,
+        adj_t: Adj,
+        batch_size: Optional[int] = None,
+        n_id: OptTensor = None,
+        offset: OptTensor = None,
+        count: OptTensor = None,
+    ) -> Tensor:
+        r"""
+        Args:
+            x (torch.Tensor): The node features of all rows (in-batch nodes
+                first, then halo nodes).
+            adj_t (Adj): The adjacency, e.g. :obj:`batch.adj_t`.
+            batch_size (int, optional): The number of in-batch nodes of a GAS
+                mini-batch. (default: :obj:`None`)
+            n_id (torch.Tensor, optional): The global node ids of the rows.
+            offset (torch.Tensor, optional): The first global id of each
+                cluster in the batch, for fast range pushes.
+            count (torch.Tensor, optional): The size of each cluster in the
+                batch.
+        """
+        if batch_size is not None and n_id is None:
+            raise ValueError("A mini-batch ('batch_size' given) needs the "
+                             "global node ids 'n_id'")
+        if batch_size is not None and self.training:
+            for history in self.histories:
+                history.tick()
+
+        state = self.init_state(x)
+        for i in range(self.num_layers):
+            h = self.forward_layer(i, x, adj_t, state)
+            if i == self.num_layers - 1:
+                return h if batch_size is None else h[:batch_size]
+            x = self.push_and_pull(self.histories[i], h, batch_size, n_id,
+                                   offset, count)
+        raise AssertionError  # unreachable
+
+    def push_and_pull(
+        self,
+        history: History,
+        x: Tensor,
+        batch_size: Optional[int] = None,
+        n_id: OptTensor = None,
+        offset: OptTensor = None,
+        count: OptTensor = None,
+    ) -> Tensor:
+        r"""Pushes the in-batch rows of :obj:`x` into :obj:`history` and
+        returns them followed by the halo rows pulled from it.
+
+        Without :obj:`batch_size`, :obj:`x` is returned as is; if it has a
+        row for every node of the graph, it is pushed whole first.
+        """
+        if batch_size is None:
+            if n_id is None and x.size(0) == self.num_nodes:
+                history.push(x)
+            elif n_id is not None:
+                history.push(x, n_id)
+            return x
+
+        x = x[:batch_size]  # [B, C]
+        if offset is not None and count is not None:
+            history.push(x, offset=offset, count=count)
+        else:
+            history.push(x, n_id[:batch_size])
+        if n_id.numel() == batch_size:
+            return x
+        h = history.pull(n_id[batch_size:], dtype=x.dtype)  # [H, C]
+        return torch.cat([x, h], dim=0)  # [B + H, C]
+
+    @torch.no_grad()
+    def inference(self, loader: Any, progress: bool = False) -> Tensor:
+        r"""Computes the output for every node, layer by layer over the
+        mini-batches of :obj:`loader` (an
+        :class:`~pyg_gas.EvalSubgraphLoader`), filling the histories as it
+        goes. Layer :math:`\ell` reads the complete output of layer
+        :math:`\ell - 1` from its history, so the result equals the
+        full-graph forward exactly, while memory stays bounded by one
+        mini-batch. The model is put in evaluation mode for the call.
+
+        Args:
+            loader (EvalSubgraphLoader): The mini-batches, covering every
+                node once.
+            progress (bool, optional): Shows a progress bar.
+                (default: :obj:`False`)
+
+        Returns:
+            The output of shape :obj:`[num_nodes, out_channels]`, on the
+            model's device.
+        """
+        device = self._device()
+        training = self.training
+        self.eval()
+        out: OptTensor = None
+        pbar = tqdm(total=self.num_layers * len(loader), disable=not progress,
+                    desc='Inference', leave=False)
+        try:
+            for i in range(self.num_layers):
+                for batch in loader:
+                    bs = batch.batch_size
+                    adj_t = batch.adj_t.to(device)
+                    state: Dict[str, Any] = {}
+                    if i == 0 or self.needs_state:
+                        feat = batch.x.to(device)
+                        state = self.init_state(feat)
+                    if i == 0:
+                        x = feat  # [B + H, F]
+                    else:
+                        x = self.histories[i - 1].pull(
+                            batch.n_id.to(device))  # [B + H, C]
+                    h = self.forward_layer(i, x, adj_t, state)[:bs]
+                    if i < self.num_layers - 1:
+                        self.histories[i].push(h, offset=batch.offset,
+                                               count=batch.count)
+                    else:
+                        if out is None:
+                            out = h.new_empty(self.num_nodes, h.size(-1))
+                        out[batch.n_id[:bs].to(device)] = h
+                    pbar.update(1)
+        finally:
+            pbar.close()
+            self.train(training)
+        assert out is not None
+        return out
+
+    def _device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        return torch.device('cpu')
+
+    def param_groups(self, weight_decay: float = 0.0,
+                     nonreg_weight_decay: float = 0.0) -> List[dict]:
+        r"""Optimizer parameter groups: :attr:`reg_modules` with
+        :obj:`weight_decay` and :attr:`nonreg_modules` with
+        :obj:`nonreg_weight_decay`."""
+        return [
+            dict(params=list(self.reg_modules.parameters()),
+                 weight_decay=weight_decay),
+            dict(params=list(self.nonreg_modules.parameters()),
+                 weight_decay=nonreg_weight_decay),
+        ]
+
+    def extra_repr(self) -> str:
+        return f'num_nodes={self.num_nodes}, num_layers={self.num_layers}'

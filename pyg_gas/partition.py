@@ -1,0 +1,290 @@
+import hashlib
+import json
+import os
+import os.path as osp
+import tempfile
+import time
+from typing import Any, Literal, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from pyg_gas.typing import (
+    WITH_PYG_LIB_METIS,
+    WITH_PYMETIS,
+    WITH_TORCH_SPARSE,
+    WITH_TORCH_SPARSE_METIS,
+    SparseTensor,
+    pyg_lib,
+    pymetis,
+    require,
+)
+from pyg_gas.utils import get_edge_index, is_sparse, sparse_to_edge_index
+from pyg_gas.utils import log as _log
+
+Backend = Literal['auto', 'pymetis', 'torch_sparse', 'pyg_lib']
+BACKENDS = ('pymetis', 'torch_sparse', 'pyg_lib')
+_CACHE_VERSION = 1
+
+
+def available_backends() -> Tuple[str, ...]:
+    r"""The METIS backends that are installed, preferred one first."""
+    flags = (WITH_PYMETIS, WITH_TORCH_SPARSE_METIS, WITH_PYG_LIB_METIS)
+    return tuple(name for name, ok in zip(BACKENDS, flags) if ok)
+
+
+def _symmetric_csr(edge_index: Tensor,
+                   num_nodes: int) -> Tuple[Tensor, Tensor, bool]:
+    r"""Returns the CSR :obj:`(rowptr, col)` of the undirected simple graph
+    underlying :obj:`edge_index` (no self-loops, no duplicates, sorted), and
+    whether the input was already symmetric."""
+    row, col = edge_index
+    mask = row != col
+    row, col = row[mask], col[mask]
+    directed_key = torch.unique(row * num_nodes + col)
+    key = torch.cat([directed_key, (directed_key % num_nodes) * num_nodes +
+                     directed_key // num_nodes])
+    key = torch.unique(key)  # sorted
+    was_symmetric = key.numel() == directed_key.numel()
+    row, col = key // num_nodes, key % num_nodes
+    rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+    torch.cumsum(torch.bincount(row, minlength=num_nodes), 0, out=rowptr[1:])
+    return rowptr, col, was_symmetric
+
+
+def _run_backend(backend: str, rowptr: Tensor, col: Tensor, num_parts: int,
+                 recursive: bool, seed: int) -> Tensor:
+    if col.numel() == 0:  # METIS needs edges: spread isolated nodes evenly.
+        num_nodes = rowptr.numel() - 1
+        return torch.arange(num_nodes) * num_parts // max(num_nodes, 1)
+    if backend == 'pymetis':
+        rowptr_np, col_np = rowptr.numpy(), col.numpy()
+        options = pymetis.Options(seed=seed)
+        if hasattr(pymetis, 'CSRAdjacency'):  # pymetis >= 2025.2
+            adjacency = pymetis.CSRAdjacency(rowptr_np, col_np)
+            out = pymetis.part_graph(num_parts, adjacency, recursive=recursive,
+                                     options=options)
+        else:
+            out = pymetis.part_graph(num_parts, xadj=rowptr_np,
+                                     adjncy=col_np, recursive=recursive,
+                                     options=options)
+        return torch.from_numpy(np.asarray(out[1], dtype=np.int64))
+    if backend == 'torch_sparse':
+        # torch-sparse's METIS takes no seed: it uses METIS' default one.
+        return torch.ops.torch_sparse.partition(rowptr, col, None, num_parts,
+                                                recursive).long()
+    if backend == 'pyg_lib':
+        return pyg_lib.partition.metis(rowptr, col, num_parts,
+                                       recursive=recursive).long()
+    raise ValueError(f"Unknown METIS backend '{backend}'")
+
+
+def _digest(rowptr: Tensor, col: Tensor, params: dict) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps(params, sort_keys=True).encode())
+    for t in (rowptr, col):
+        h.update(memoryview(np.ascontiguousarray(t.numpy())))
+    return h.hexdigest()
+
+
+def _load_cache(path: str, key: str,
+                num_nodes: int) -> Optional[Tuple[Tensor, Tensor]]:
+    if not osp.exists(path):
+        return None
+    try:
+        obj = torch.load(path, weights_only=True)
+        ok = (isinstance(obj, dict) and obj.get('key') == key
+              and obj['perm'].numel() == num_nodes)
+    except Exception:  # A corrupt or foreign file: recompute.
+        ok = False
+    if not ok:
+        return None
+    return obj['perm'], obj['ptr']
+
+
+def _save_cache(path: str, key: str, perm: Tensor, ptr: Tensor) -> None:
+    directory = osp.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.metis-', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save({'key': key, 'perm': perm, 'ptr': ptr}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # Atomic: readers see the old or new file.
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def metis(
+    data_or_edge_index: Union[Data, Tensor, Any],
+    num_parts: int,
+    recursive: bool = False,
+    seed: int = 0,
+    cache_dir: Optional[str] = None,
+    num_nodes: Optional[int] = None,
+    backend: Backend = 'auto',
+    log: bool = True,
+) -> Tuple[Tensor, Tensor]:
+    r"""Partitions a graph into :obj:`num_parts` clusters with METIS, from
+    the `"A Fast and High Quality Multilevel Scheme for Partitioning
+    Irregular Graphs" <https://doi.org/10.1137/S1064827595287997>`_ paper,
+    and returns the node order that makes each cluster one contiguous range.
+
+    Cluster :obj:`i` consists of the nodes :obj:`perm[ptr[i]:ptr[i + 1]]`.
+    Pass :obj:`perm` to :func:`permute` to relabel the graph accordingly.
+    METIS needs an undirected graph: a directed input is symmetrized (and
+    self-loops are dropped) for the partitioning only. Parts may be empty
+    (:obj:`ptr` repeats a value then).
+
+    Partitions are cached in :obj:`cache_dir` under a key made of the graph's
+    content and all parameters, so a cache is never reused for another graph
+    or setting. Cache files are written atomically.
+
+    Args:
+        data_or_edge_index (Data or torch.Tensor): The graph: a
+            :class:`~torch_geometric.data.Data` object, an :obj:`edge_index`
+            of shape :obj:`[2, num_edges]`, or a sparse adjacency.
+        num_parts (int): The number of partitions, in
+            :obj:`[1, num_nodes]`.
+        recursive (bool, optional): Uses multilevel recursive bisection
+            instead of multilevel :math:`k`-way partitioning.
+            (default: :obj:`False`)
+        seed (int, optional): The METIS random seed (the :obj:`pymetis`
+            backend only; the compiled backends use METIS' default).
+            (default: :obj:`0`)
+        cache_dir (str, optional): A directory to cache partitions in.
+            (default: :obj:`None`)
+        num_nodes (int, optional): The number of nodes, if not implied by the
+            input. (default: :obj:`None`)
+        backend (str, optional): :obj:`'pymetis'`, :obj:`'torch_sparse'`,
+            :obj:`'pyg_lib'`, or :obj:`'auto'` for the first installed one of
+            these. (default: :obj:`'auto'`)
+        log (bool, optional): Reports progress on stderr.
+            (default: :obj:`True`)
+
+    Returns:
+        (torch.Tensor, torch.Tensor): :obj:`perm` of shape
+        :obj:`[num_nodes]` and :obj:`ptr` of shape :obj:`[num_parts + 1]`.
+    """
+    edge_index, num_nodes = get_edge_index(data_or_edge_index, num_nodes)
+    edge_index = edge_index.cpu()
+    if num_nodes == 0:
+        raise ValueError("Cannot partition an empty graph (got 0 nodes)")
+    if isinstance(num_parts, bool) or not isinstance(num_parts, int):
+        raise TypeError(f"'num_parts' must be an int "
+                        f"(got {type(num_parts).__name__})")
+    if num_parts < 1 or num_parts > num_nodes:
+        raise ValueError(f"'num_parts' must be in [1, {num_nodes}] "
+                         f"(got {num_parts})")
+    if backend == 'auto':
+        available = available_backends()
+        if len(available) == 0:
+            require('pymetis', 'metis')
+        backend = available[0]
+    elif backend not in BACKENDS:
+        raise ValueError(f"'backend' must be one of {('auto', ) + BACKENDS} "
+                         f"(got '{backend}')")
+    else:
+        flag = dict(zip(BACKENDS, (WITH_PYMETIS, WITH_TORCH_SPARSE_METIS,
+                                   WITH_PYG_LIB_METIS)))[backend]
+        if not flag:
+            require(backend, f"metis(backend='{backend}')")
+            raise ImportError(f"'{backend}' is installed without METIS "
+                              f"support")
+
+    if num_parts == 1:
+        return torch.arange(num_nodes), torch.tensor([0, num_nodes])
+
+    rowptr, col, was_symmetric = _symmetric_csr(edge_index, num_nodes)
+    if log and not was_symmetric:
+        _log('metis: the graph is directed; it is symmetrized for '
+             'partitioning')
+
+    path = key = None
+    if cache_dir is not None:
+        params = dict(version=_CACHE_VERSION, num_nodes=num_nodes,
+                      num_parts=num_parts, recursive=bool(recursive),
+                      seed=int(seed), backend=backend)
+        key = _digest(rowptr, col, params)
+        path = osp.join(cache_dir, f'metis_{key[:24]}.pt')
+        cached = _load_cache(path, key, num_nodes)
+        if cached is not None:
+            if log:
+                _log(f'metis: loaded {num_parts} parts from {path}')
+            return cached
+
+    t = time.perf_counter()
+    cluster = _run_backend(backend, rowptr, col, num_parts, recursive, seed)
+    perm = torch.argsort(cluster, stable=True)
+    ptr = torch.zeros(num_parts + 1, dtype=torch.long)
+    torch.cumsum(torch.bincount(cluster, minlength=num_parts), 0, out=ptr[1:])
+    if log:
+        _log(f'metis: {num_nodes:,} nodes into {num_parts} parts with '
+             f'{backend} in {time.perf_counter() - t:.2f}s')
+
+    if path is not None:
+        _save_cache(path, key, perm, ptr)
+    return perm, ptr
+
+
+def permute(data: Data, perm: Tensor) -> Data:
+    r"""Relabels the nodes of :obj:`data` so that new node :obj:`i` is old
+    node :obj:`perm[i]`.
+
+    Every node-level tensor (features, labels, masks, ...) is reordered,
+    :obj:`edge_index` is relabelled (the order of edges is kept, so
+    :obj:`edge_weight`, :obj:`edge_attr` and every other edge-level tensor
+    stay aligned with it), and sparse adjacency attributes such as
+    :obj:`adj_t` are permuted on both dimensions.
+
+    Args:
+        data (Data): The graph.
+        perm (torch.Tensor): A permutation of :obj:`[0, num_nodes)`, as
+            returned by :func:`metis`.
+    """
+    if not isinstance(data, Data):
+        raise TypeError(f"'data' must be a 'Data' object "
+                        f"(got {type(data).__name__})")
+    num_nodes = data.num_nodes
+    if not isinstance(perm, Tensor) or perm.dtype != torch.long or (
+            perm.dim() != 1):
+        raise TypeError("'perm' must be a one-dimensional tensor of type "
+                        "torch.long")
+    expected = f"'perm' must be a permutation of [0, {num_nodes})"
+    if perm.numel() != num_nodes:
+        raise ValueError(f'{expected} (got {perm.numel()} entries)')
+    if num_nodes > 0 and (int(perm.min()) < 0 or int(perm.max()) >= num_nodes
+                          or not bool((torch.bincount(perm) == 1).all())):
+        raise ValueError(f'{expected} (got repeated or out-of-range entries)')
+
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(num_nodes, device=perm.device)
+
+    out = data.clone()
+    for key, value in data.items():
+        if key == 'edge_index':
+            ei = value.as_subclass(Tensor)
+            out[key] = inv.to(ei.device)[ei]
+        elif is_sparse(value):
+            out[key] = _permute_sparse(value, perm, inv)
+        elif isinstance(value, Tensor) and data.is_node_attr(key):
+            dim = data.__cat_dim__(key, value)
+            out[key] = value.index_select(dim, perm.to(value.device))
+    return out
+
+
+def _permute_sparse(adj: Any, perm: Tensor, inv: Tensor) -> Any:
+    if WITH_TORCH_SPARSE and isinstance(adj, SparseTensor):
+        return adj.permute(perm)
+    edge_index, value, _ = sparse_to_edge_index(adj)
+    col, row = inv[edge_index]
+    out = torch.sparse_coo_tensor(torch.stack([row, col]), value,
+                                  adj.size()).coalesce()
+    if adj.layout == torch.sparse_csr:
+        out = out.to_sparse_csr()
+    return out

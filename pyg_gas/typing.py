@@ -1,0 +1,86 @@
+r"""Optional dependencies, detected once, and the type aliases of the
+package.
+
+Every optional package is probed here at import time and never imported
+anywhere else without checking its flag first. A missing package raises an
+:class:`ImportError` that names it only at the moment a feature needs it
+(see :func:`require`).
+"""
+import importlib
+import warnings
+from typing import Any, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+
+
+def _try_import(name: str) -> Optional[Any]:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+    except OSError as e:  # A compiled extension built for another torch.
+        warnings.warn(f"An issue occurred while importing '{name}'. It is "
+                      f"treated as not installed. Error: {e}", stacklevel=2)
+        return None
+
+
+torch_sparse = _try_import('torch_sparse')
+torch_scatter = _try_import('torch_scatter')
+pyg_lib = _try_import('pyg_lib')
+pymetis = _try_import('pymetis')
+
+WITH_TORCH_SPARSE: bool = torch_sparse is not None
+WITH_TORCH_SCATTER: bool = torch_scatter is not None
+WITH_PYG_LIB: bool = pyg_lib is not None
+WITH_PYMETIS: bool = pymetis is not None
+
+# METIS inside the compiled extensions is optional at their build time:
+WITH_TORCH_SPARSE_METIS: bool = (WITH_TORCH_SPARSE and hasattr(
+    torch.ops.torch_sparse, 'partition'))
+WITH_PYG_LIB_METIS: bool = (WITH_PYG_LIB
+                            and hasattr(pyg_lib, 'partition')
+                            and hasattr(pyg_lib.partition, 'metis'))
+
+
+def _has_module(name: str) -> bool:
+    # `ogb` imports pandas and sklearn on import; only look it up here and
+    # import it on first use.
+    return importlib.util.find_spec(name) is not None
+
+
+WITH_OGB: bool = _has_module('ogb')
+
+if WITH_TORCH_SPARSE:
+    SparseTensor = torch_sparse.SparseTensor
+else:
+
+    class SparseTensor:  # type: ignore[no-redef]
+        r"""Stand-in for :class:`torch_sparse.SparseTensor` when
+        torch-sparse is not installed: no object is ever of this type."""
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            require('torch_sparse', 'SparseTensor')
+
+
+def require(package: str, feature: str) -> None:
+    r"""Raises an :class:`ImportError` naming :obj:`package` for
+    :obj:`feature`, if the package is not installed."""
+    flags = {
+        'torch_sparse': WITH_TORCH_SPARSE,
+        'torch_scatter': WITH_TORCH_SCATTER,
+        'pyg_lib': WITH_PYG_LIB,
+        'pymetis': WITH_PYMETIS,
+        'ogb': WITH_OGB,
+    }
+    if not flags.get(package, False):
+        pip_name = package.replace('_', '-')
+        raise ImportError(f"'{feature}' requires the '{package}' package. "
+                          f"Install it with `pip install {pip_name}`.")
+
+
+OptTensor = Optional[Tensor]
+#: An adjacency as the convs receive it: a PyG `EdgeIndex` or `edge_index`
+#: tensor, a torch sparse (CSR) tensor holding the transposed adjacency, or a
+#: `torch_sparse.SparseTensor`.
+Adj = Union[Tensor, SparseTensor]
+PairTensor = Tuple[Tensor, Tensor]

@@ -1,0 +1,186 @@
+r"""Graph helpers shared by partitioning, loaders and models."""
+import sys
+import warnings
+from typing import Any, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from pyg_gas.typing import WITH_TORCH_SPARSE, SparseTensor
+
+
+def log(msg: str) -> None:
+    r"""Reports progress of a long step on stderr."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def is_sparse(adj: Any) -> bool:
+    r"""Whether :obj:`adj` is a torch sparse tensor or a
+    :class:`torch_sparse.SparseTensor`."""
+    if WITH_TORCH_SPARSE and isinstance(adj, SparseTensor):
+        return True
+    return isinstance(adj, Tensor) and adj.layout != torch.strided
+
+
+def check_edge_index(edge_index: Any, num_nodes: Optional[int] = None,
+                     name: str = 'edge_index') -> int:
+    r"""Validates a COO :obj:`edge_index` of shape :obj:`[2, num_edges]` and
+    returns the number of nodes (inferred as :obj:`max + 1` if not given)."""
+    if not isinstance(edge_index, Tensor):
+        raise TypeError(f"'{name}' must be a tensor "
+                        f"(got {type(edge_index).__name__})")
+    if edge_index.is_floating_point() or edge_index.is_complex() or (
+            edge_index.dtype == torch.bool):
+        raise TypeError(f"'{name}' must hold integer node indices "
+                        f"(got dtype {edge_index.dtype})")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"'{name}' must have shape [2, num_edges] "
+                         f"(got {list(edge_index.shape)})")
+    if num_nodes is not None and (isinstance(num_nodes, bool)
+                                  or not isinstance(num_nodes, int)):
+        raise TypeError(f"'num_nodes' must be an int "
+                        f"(got {type(num_nodes).__name__})")
+    if edge_index.numel() > 0:
+        lo, hi = int(edge_index.min()), int(edge_index.max())
+        if lo < 0:
+            raise ValueError(f"'{name}' holds the negative index {lo}")
+        if num_nodes is None:
+            num_nodes = hi + 1
+        elif hi >= num_nodes:
+            raise ValueError(f"'{name}' holds the index {hi}, out of range "
+                             f"for {num_nodes} nodes (expected < {num_nodes})")
+    return int(num_nodes or 0)
+
+
+def sparse_to_edge_index(adj: Any) -> Tuple[Tensor, Optional[Tensor], int]:
+    r"""Turns a transposed adjacency :obj:`adj_t` (torch sparse or
+    :class:`SparseTensor`, entry :obj:`(i, j)` for the edge :obj:`j -> i`)
+    into :obj:`(edge_index, edge_weight, num_nodes)`."""
+    if WITH_TORCH_SPARSE and isinstance(adj, SparseTensor):
+        row, col, value = adj.coo()
+        num_nodes = max(adj.sparse_sizes())
+    else:
+        coo = adj.to_sparse_coo().coalesce()
+        (row, col), value = coo.indices(), coo.values()
+        num_nodes = max(adj.size(0), adj.size(1))
+    return torch.stack([col, row], dim=0), value, num_nodes
+
+
+def get_edge_index(
+    data_or_adj: Union[Data, Tensor, Any],
+    num_nodes: Optional[int] = None,
+) -> Tuple[Tensor, int]:
+    r"""Returns the validated :obj:`(edge_index, num_nodes)` of a
+    :class:`~torch_geometric.data.Data` object, an :obj:`edge_index` tensor,
+    or a (transposed) sparse adjacency."""
+    if isinstance(data_or_adj, Data):
+        data = data_or_adj
+        if num_nodes is None:
+            num_nodes = data.num_nodes
+        if data.edge_index is not None:
+            edge_index = data.edge_index
+        elif getattr(data, 'adj_t', None) is not None:
+            edge_index, _, _ = sparse_to_edge_index(data.adj_t)
+        else:
+            raise ValueError("The 'Data' object has neither 'edge_index' nor "
+                             "'adj_t'")
+        if num_nodes is None:
+            num_nodes = check_edge_index(edge_index)
+    elif is_sparse(data_or_adj):
+        edge_index, _, n = sparse_to_edge_index(data_or_adj)
+        num_nodes = n if num_nodes is None else num_nodes
+    elif isinstance(data_or_adj, Tensor):
+        edge_index = data_or_adj
+    else:
+        raise TypeError(f"Expected a 'Data' object, an 'edge_index' tensor "
+                        f"or a sparse adjacency "
+                        f"(got {type(data_or_adj).__name__})")
+    edge_index = edge_index.as_subclass(Tensor)
+    num_nodes = check_edge_index(edge_index, num_nodes)
+    return edge_index.long(), num_nodes
+
+
+def to_csr(edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
+    r"""Groups the edges :obj:`j -> i` of :obj:`edge_index` by target
+    :obj:`i`: returns :obj:`(rowptr, col, perm)` such that the sources of
+    node :obj:`i` are :obj:`col[rowptr[i]:rowptr[i + 1]]`, and :obj:`perm`
+    maps CSR positions to the original edge positions (for edge
+    attributes). The sort is stable, so ties keep their input order."""
+    src, dst = edge_index[0], edge_index[1]
+    perm = torch.argsort(dst, stable=True)
+    col = src[perm]
+    deg = torch.bincount(dst, minlength=num_nodes)
+    rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+    torch.cumsum(deg, dim=0, out=rowptr[1:])
+    return rowptr, col, perm
+
+
+def gather_csr(rowptr: Tensor, nodes: Tensor) -> Tuple[Tensor, Tensor]:
+    r"""Returns :obj:`(ptr, idx)` where :obj:`idx` concatenates the CSR
+    positions of the rows :obj:`nodes`, and :obj:`ptr` delimits each row's
+    part of it. Vectorized: no loop over nodes."""
+    start = rowptr[nodes]  # [num_rows]
+    deg = rowptr[nodes + 1] - start  # [num_rows]
+    ptr = torch.zeros(nodes.numel() + 1, dtype=torch.long)
+    torch.cumsum(deg, dim=0, out=ptr[1:])
+    total = int(ptr[-1])
+    # Position k of the output belongs to row r(k) and reads from
+    # start[r(k)] + (k - ptr[r(k)]):
+    idx = torch.arange(total, dtype=torch.long)
+    idx += (start - ptr[:-1]).repeat_interleave(deg, output_size=total)
+    return ptr, idx
+
+
+def num_target_nodes(adj_t: Any) -> int:
+    r"""The number of target (output) nodes of an adjacency as the convs
+    receive it: rows of a transposed sparse matrix, or the second sparse size
+    of an :class:`~torch_geometric.EdgeIndex`."""
+    if WITH_TORCH_SPARSE and isinstance(adj_t, SparseTensor):
+        return adj_t.size(0)
+    if isinstance(adj_t, Tensor) and adj_t.layout != torch.strided:
+        return adj_t.size(0)
+    sparse_size = getattr(adj_t, 'sparse_size', None)
+    if callable(sparse_size):
+        size = sparse_size(1)
+        if size is not None:
+            return int(size)
+    raise ValueError("Cannot tell the number of target nodes of a plain "
+                     "'edge_index'; pass a sparse 'adj_t' or an 'EdgeIndex' "
+                     "with its sparse size")
+
+
+def build_adj_t(rowptr: Tensor, col: Tensor, value: Optional[Tensor],
+                size: Tuple[int, int], adj_format: str = 'csr') -> Any:
+    r"""Builds the transposed adjacency :obj:`adj_t` of shape :obj:`size`
+    (targets :math:`\times` sources) from CSR arrays sorted by target, as a
+    torch sparse CSR tensor (:obj:`'csr'`) or a
+    :class:`torch_sparse.SparseTensor` (:obj:`'sparse_tensor'`)."""
+    if adj_format == 'sparse_tensor':
+        return SparseTensor(rowptr=rowptr, col=col, value=value,
+                            sparse_sizes=size, is_sorted=True,
+                            trust_data=True)
+    if value is None:
+        value = torch.ones(col.numel(), device=col.device)
+    with warnings.catch_warnings():  # CSR support is "beta" in torch.
+        warnings.filterwarnings('ignore', '.*Sparse CSR tensor support.*')
+        return torch.sparse_csr_tensor(rowptr, col, value, size=size,
+                                       check_invariants=False)
+
+
+def to_adj_t(edge_index: Tensor, num_nodes: int,
+             edge_weight: Optional[Tensor] = None,
+             adj_format: str = 'csr') -> Any:
+    r"""The transposed adjacency :obj:`adj_t` of a whole graph, entry
+    :obj:`(i, j)` holding the weight of the edge :obj:`j -> i`."""
+    edge_index = edge_index.as_subclass(Tensor)
+    rowptr, col, perm = to_csr(edge_index.cpu(), num_nodes)
+    # Canonical order: sources sorted within each target.
+    dst = edge_index[1].cpu()[perm]
+    order = torch.argsort(dst * max(num_nodes, 1) + col)
+    col, perm = col[order], perm[order]
+    value = None if edge_weight is None else edge_weight[perm.to(
+        edge_weight.device)]
+    adj_t = build_adj_t(rowptr, col, None if value is None else value.cpu(),
+                        (num_nodes, num_nodes), adj_format)
+    return adj_t.to(edge_index.device)
