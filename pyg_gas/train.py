@@ -1,0 +1,330 @@
+r"""The training and evaluation loop shared by the ``pyg-gas`` command and
+the examples."""
+import json
+import os
+import os.path as osp
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torch_geometric
+import torch_geometric.transforms as T
+from torch import Tensor
+from tqdm import tqdm
+
+import pyg_gas
+from pyg_gas.datasets import load_dataset
+from pyg_gas.loader import ClusterLoader, EvalSubgraphLoader, SubgraphLoader
+from pyg_gas.nn.models import GCN, SAGE
+from pyg_gas.nn.scalable import ScalableGNN
+from pyg_gas.partition import metis, permute
+from pyg_gas.utils import to_adj_t
+
+MODELS = {'gcn': GCN, 'sage': SAGE}
+LOADERS = ('gas', 'cluster', 'full')
+DEVICES = ('cpu', 'cuda', 'auto')
+
+
+@dataclass
+class TrainConfig:
+    r"""Everything that defines a training run. :obj:`None` fields take the
+    preset of the dataset and model (see :data:`PRESETS`), then
+    :data:`DEFAULTS`."""
+    dataset: str = 'cora'
+    root: Optional[str] = None
+    model: str = 'gcn'
+    loader: str = 'gas'
+    epochs: Optional[int] = None
+    hidden: Optional[int] = None
+    layers: Optional[int] = None
+    num_parts: Optional[int] = None
+    batch_size: Optional[int] = None
+    lr: Optional[float] = None
+    weight_decay: Optional[float] = None
+    nonreg_weight_decay: Optional[float] = None
+    dropout: Optional[float] = None
+    drop_input: Optional[bool] = None
+    batch_norm: Optional[bool] = None
+    residual: Optional[bool] = None
+    linear: Optional[bool] = None
+    normalize_features: Optional[bool] = None
+    seed: int = 0
+    device: str = 'auto'
+    num_workers: int = 0
+    cache_dir: Optional[str] = None
+    eval_every: int = 1
+    log_every: int = 10
+    progress: bool = True
+    json: Optional[str] = None
+
+
+#: Generic hyperparameters.
+DEFAULTS: Dict[str, Any] = dict(
+    epochs=200, hidden=256, layers=3, num_parts=40, batch_size=10, lr=0.01,
+    weight_decay=0.0, nonreg_weight_decay=0.0, dropout=0.5, drop_input=True,
+    batch_norm=False, residual=False, linear=False, normalize_features=False)
+
+#: Hyperparameters of the GAS paper (Fey et al., 2021), by dataset and model.
+PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
+    'planetoid': {
+        'gcn': dict(hidden=16, layers=2, lr=0.01, weight_decay=5e-4,
+                    nonreg_weight_decay=0.0, dropout=0.5, drop_input=True,
+                    num_parts=40, batch_size=10, epochs=200,
+                    normalize_features=True),
+        'sage': dict(hidden=16, layers=2, lr=0.01, weight_decay=5e-4,
+                     nonreg_weight_decay=0.0, dropout=0.5, drop_input=True,
+                     num_parts=40, batch_size=10, epochs=200,
+                     normalize_features=True),
+    },
+}
+
+
+def _family(dataset: str) -> str:
+    name = dataset.lower()
+    if name == 'cora' or name.startswith('planetoid:'):
+        return 'planetoid'
+    return name
+
+
+def resolve(config: TrainConfig) -> TrainConfig:
+    r"""Fills the :obj:`None` fields of :obj:`config` from the presets and
+    validates it."""
+    if config.model not in MODELS:
+        raise ValueError(f"'model' must be one of {sorted(MODELS)} "
+                         f"(got '{config.model}')")
+    if config.loader not in LOADERS:
+        raise ValueError(f"'loader' must be one of {list(LOADERS)} "
+                         f"(got '{config.loader}')")
+    if config.device not in DEVICES:
+        raise ValueError(f"'device' must be one of {list(DEVICES)} "
+                         f"(got '{config.device}')")
+    preset = PRESETS.get(_family(config.dataset), {}).get(config.model, {})
+    values = asdict(config)
+    for key, value in values.items():
+        if value is None and key in DEFAULTS:
+            values[key] = preset.get(key, DEFAULTS[key])
+    out = TrainConfig(**values)
+    for key in ('epochs', 'hidden', 'layers', 'num_parts', 'batch_size',
+                'eval_every', 'log_every'):
+        if getattr(out, key) < 1:
+            raise ValueError(f"'{key}' must be at least 1 "
+                             f"(got {getattr(out, key)})")
+    return out
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    r"""The peak memory of the run: allocated CUDA memory on a GPU, the
+    process' peak resident set size on CPU."""
+    if device.type == 'cuda':
+        return int(torch.cuda.max_memory_allocated(device))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == 'darwin' else peak * 1024)
+
+
+def build_model(config: TrainConfig, data: Any) -> ScalableGNN:
+    return MODELS[config.model](
+        num_nodes=data.num_nodes,
+        in_channels=data.num_features,
+        hidden_channels=config.hidden,
+        out_channels=int(data.num_classes),
+        num_layers=config.layers,
+        dropout=config.dropout,
+        drop_input=config.drop_input,
+        batch_norm=config.batch_norm,
+        residual=config.residual,
+        linear=config.linear,
+    )
+
+
+def _accuracy(out: Tensor, y: Tensor, mask: Tensor) -> float:
+    mask = mask.to(out.device)
+    if int(mask.sum()) == 0:
+        return float('nan')
+    pred = out[mask].argmax(dim=-1)
+    return float((pred == y.to(out.device)[mask]).float().mean())
+
+
+def write_json(path: str, obj: Dict[str, Any]) -> None:
+    r"""Writes :obj:`obj` as JSON to :obj:`path` atomically."""
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix='.json')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(obj, f, indent=2, sort_keys=True)
+            f.write('\n')
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def run(config: TrainConfig) -> Dict[str, Any]:
+    r"""Trains and evaluates one model, and returns the results (the fields
+    that :obj:`pyg-gas train --json` writes)."""
+    config = resolve(config)
+    if config.device == 'auto':
+        device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    else:
+        device = torch.device(config.device)
+        if device.type == 'cuda' and not torch.cuda.is_available():
+            raise ValueError("'device' is 'cuda' but CUDA is not available")
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+    seed_everything(config.seed)
+
+    data = load_dataset(config.dataset, root=config.root)
+    if config.normalize_features:
+        data = T.NormalizeFeatures()(data)
+    model = build_model(config, data)
+    data = model.transform(data)
+
+    partition_time = 0.0
+    if config.loader == 'full':
+        data = data.to(device)
+        adj_t = to_adj_t(data.edge_index, data.num_nodes,
+                         data.get('edge_weight'))
+        train_loader = eval_loader = None
+    else:
+        if config.num_parts > data.num_nodes:
+            raise ValueError(f"'num_parts' must be in [1, {data.num_nodes}] "
+                             f"(got {config.num_parts})")
+        t = time.perf_counter()
+        perm, ptr = metis(data, config.num_parts, seed=config.seed,
+                          cache_dir=config.cache_dir, log=config.progress)
+        partition_time = time.perf_counter() - t
+        data = permute(data, perm)
+        batch_size = min(config.batch_size, config.num_parts)
+        loader_cls = SubgraphLoader if config.loader == 'gas' else ClusterLoader
+        train_loader = loader_cls(data, ptr, batch_size=batch_size,
+                                  shuffle=True,
+                                  num_workers=config.num_workers,
+                                  persistent_workers=config.num_workers > 0)
+        eval_loader = EvalSubgraphLoader(data, ptr, batch_size=batch_size)
+
+    model = model.to(device)
+    optimizer = torch.optim.Adam(
+        model.param_groups(config.weight_decay, config.nonreg_weight_decay),
+        lr=config.lr)
+
+    staleness = [0.0, 0]  # Sum and count over the last epoch.
+    track_staleness = config.loader == 'gas' and len(model.histories) > 0
+
+    def train_epoch() -> float:
+        model.train()
+        staleness[:] = [0.0, 0]
+        if train_loader is None:
+            optimizer.zero_grad()
+            out = model(data.x, adj_t)
+            loss = F.cross_entropy(out[data.train_mask],
+                                   data.y[data.train_mask])
+            loss.backward()
+            optimizer.step()
+            return float(loss.detach())
+        total_loss = total_examples = 0
+        for batch in train_loader:
+            batch = batch.to(device)
+            bs = batch.batch_size
+            mask = batch.train_mask[:bs]
+            optimizer.zero_grad()
+            if config.loader == 'gas':
+                out = model(batch.x, batch.adj_t, bs, batch.n_id,
+                            batch.offset, batch.count)
+            else:
+                out = model(batch.x, batch.adj_t)
+            if track_staleness and batch.n_id.numel() > bs:
+                age = model.histories[0].staleness(batch.n_id[bs:])
+                staleness[0] += float(age.float().sum())
+                staleness[1] += age.numel()
+            num_examples = int(mask.sum())
+            if num_examples == 0:  # The forward pass still pushed.
+                continue
+            loss = F.cross_entropy(out[mask], batch.y[:bs][mask])
+            loss.backward()
+            optimizer.step()
+            total_loss += float(loss.detach()) * num_examples
+            total_examples += num_examples
+        return total_loss / max(total_examples, 1)
+
+    @torch.no_grad()
+    def evaluate() -> List[float]:
+        if eval_loader is None:
+            model.eval()
+            out = model(data.x, adj_t)
+        else:
+            out = model.inference(eval_loader)
+        return [
+            _accuracy(out, data.y, data[key])
+            for key in ('train_mask', 'val_mask', 'test_mask')
+        ]
+
+    epoch_times: List[float] = []
+    best_val = test_at_best = train_at_best = -1.0
+    best_epoch = 0
+    loss = float('nan')
+    bar = tqdm(range(1, config.epochs + 1), disable=not config.progress,
+               desc=f'{config.model}/{config.loader}', file=sys.stderr)
+    for epoch in bar:
+        t = time.perf_counter()
+        loss = train_epoch()
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        epoch_times.append(time.perf_counter() - t)
+        if epoch % config.eval_every == 0 or epoch == config.epochs:
+            train_acc, val_acc, test_acc = evaluate()
+            if val_acc > best_val:
+                best_val, test_at_best, train_at_best = (val_acc, test_acc,
+                                                         train_acc)
+                best_epoch = epoch
+            if config.progress and (epoch % config.log_every == 0
+                                    or epoch == config.epochs):
+                bar.write(f'Epoch: {epoch:03d}, Loss: {loss:.4f}, '
+                          f'Val: {val_acc:.4f}, Test: {test_acc:.4f}',
+                          file=sys.stderr)
+    bar.close()
+
+    result: Dict[str, Any] = dict(
+        dataset=config.dataset,
+        model=config.model,
+        loader=config.loader,
+        epochs=config.epochs,
+        best_val_acc=best_val,
+        test_acc=test_at_best,
+        train_acc=train_at_best,
+        best_epoch=best_epoch,
+        final_loss=loss,
+        epoch_time_s=statistics.median(epoch_times),
+        partition_time_s=partition_time,
+        peak_memory_bytes=peak_memory_bytes(device),
+        num_params=sum(p.numel() for p in model.parameters()),
+        num_nodes=int(data.num_nodes),
+        num_edges=int(data.num_edges),
+        device=str(device),
+        config={f.name: getattr(config, f.name)
+                for f in fields(config) if f.name != 'progress'},
+        versions=dict(pyg_gas=pyg_gas.__version__, torch=torch.__version__,
+                      torch_geometric=torch_geometric.__version__),
+    )
+    if staleness[1] > 0:
+        # The mean age, in optimization steps, of the first layer's halo
+        # rows when they were pulled, over the last epoch.
+        result['mean_halo_staleness'] = staleness[0] / staleness[1]
+    if config.json is not None:
+        write_json(config.json, result)
+    return result
+

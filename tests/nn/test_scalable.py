@@ -1,0 +1,198 @@
+import pytest
+import torch
+import torch_geometric.transforms as T
+from torch_geometric.nn.models import GCN as PyGGCN
+from torch_geometric.nn.models import GraphSAGE as PyGSAGE
+
+from pyg_gas import (
+    EvalSubgraphLoader,
+    ScalableGNN,
+    SubgraphLoader,
+    metis,
+    permute,
+)
+from pyg_gas.datasets import load_dataset
+from pyg_gas.nn.models import GCN, SAGE
+from pyg_gas.testing import withCUDA
+from pyg_gas.utils import to_adj_t
+
+MODELS = {'gcn': (GCN, PyGGCN), 'sage': (SAGE, PyGSAGE)}
+
+
+@pytest.fixture(scope='module')
+def cora():
+    return T.NormalizeFeatures()(load_dataset('cora'))
+
+
+def make_model(name, data, num_layers=3, **kwargs):
+    torch.manual_seed(12345)
+    model = MODELS[name][0](data.num_nodes, data.num_features, 16, 7,
+                            num_layers=num_layers, **kwargs)
+    # Non-trivial batch norm statistics, so that eval mode is exercised:
+    for bn in model.bns:
+        bn.running_mean.normal_(0, 0.1)
+        bn.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+def full_adj_t(data):
+    return to_adj_t(data.edge_index, data.num_nodes, data.get('edge_weight'))
+
+
+@pytest.mark.parametrize('name', ['gcn', 'sage'])
+@pytest.mark.parametrize('num_layers', [1, 2, 3])
+def test_full_graph_equals_pyg(cora, name, num_layers):
+    model = make_model(name, cora, num_layers)
+    data = model.transform(cora)
+    out = model(data.x, full_adj_t(data))
+
+    # The plain PyG model, with the same weights, on the raw graph (PyG's
+    # GCN normalizes on the fly):
+    ref = MODELS[name][1](cora.num_features, 16, num_layers, 7).eval()
+    for conv, ref_conv in zip(model.convs, ref.convs):
+        ref_conv.load_state_dict(conv.state_dict())
+    expected = ref(cora.x, cora.edge_index)
+    assert out.shape == (cora.num_nodes, 7)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('name', ['gcn', 'sage'])
+@pytest.mark.parametrize('num_parts', [1, 4, 7])
+@pytest.mark.parametrize('batch_size', [1, 2])
+def test_gas_exactness(cora, name, num_parts, batch_size):
+    model = make_model(name, cora, batch_norm=True, residual=True)
+    data = model.transform(cora)
+    full = model(data.x, full_adj_t(data))  # [N, 7]
+
+    perm, ptr = metis(data, num_parts, log=False)
+    data = permute(data, perm)
+    full = full[perm]
+
+    out = model.inference(EvalSubgraphLoader(data, ptr, batch_size))
+    assert (out - full).abs().max() <= 1e-5
+
+    # Histories are now exact, so every mini-batch forward is too:
+    num_batches = 0
+    for batch in SubgraphLoader(data, ptr, batch_size, shuffle=True):
+        bs = batch.batch_size
+        out = model(batch.x, batch.adj_t, bs, batch.n_id, batch.offset,
+                    batch.count)
+        assert out.shape == (bs, 7)
+        assert (out - full[batch.n_id[:bs]]).abs().max() <= 1e-5
+        num_batches += 1
+    assert num_batches == -(-num_parts // batch_size)
+
+
+def test_stale_histories_change_the_output(cora):
+    # The converse of exactness: with empty histories, halo rows are zero and
+    # the mini-batch output differs, so the test above checks something.
+    model = make_model('gcn', cora)
+    data = model.transform(cora)
+    full = model(data.x, full_adj_t(data))
+    perm, ptr = metis(data, 7, log=False)
+    data = permute(data, perm)
+    model = make_model('gcn', cora)  # Same weights, empty histories.
+    batch = next(iter(SubgraphLoader(data, ptr, 1)))
+    assert batch.num_halo_nodes > 0
+    out = model(batch.x, batch.adj_t, batch.batch_size, batch.n_id)
+    assert (out - full[perm][batch.n_id[:batch.batch_size]]).abs().max() > 1e-3
+
+
+def test_full_forward_fills_histories(cora):
+    model = make_model('sage', cora, num_layers=2)
+    data = model.transform(cora)
+    adj_t = full_adj_t(data)
+    model(data.x, adj_t)
+    # The history holds layer 0's output, which is layer 1's input:
+    h = model.forward_layer(0, data.x, adj_t, {})
+    torch.testing.assert_close(model.histories[0].pull(), h)
+
+
+def test_push_and_pull_layout():
+    model = GCN(num_nodes=6, in_channels=3, hidden_channels=2,
+                out_channels=2, num_layers=2)
+    history = model.histories[0]
+    history.push(torch.arange(12.).view(6, 2))
+    x = torch.full((2, 2), -1.)
+    n_id = torch.tensor([4, 5, 0, 2])
+    out = model.push_and_pull(history, x, batch_size=2, n_id=n_id)
+    # Batch rows first, then the halo rows pulled from the history:
+    assert out.tolist() == [[-1, -1], [-1, -1], [0, 1], [4, 5]]
+    # ... and the batch rows were pushed:
+    assert history.pull(torch.tensor([4, 5])).tolist() == [[-1, -1],
+                                                           [-1, -1]]
+    with pytest.raises(ValueError, match="'n_id'"):
+        model(torch.randn(4, 3), torch.randn(2, 4).to_sparse_csr(), 2)
+
+
+def test_training_ticks_histories(cora):
+    model = make_model('gcn', cora, num_layers=2).train()
+    data = model.transform(cora)
+    perm, ptr = metis(data, 4, log=False)
+    data = permute(data, perm)
+    for batch in SubgraphLoader(data, ptr, 1):
+        model(batch.x, batch.adj_t, batch.batch_size, batch.n_id,
+              batch.offset, batch.count)
+    history = model.histories[0]
+    assert int(history.step) == 4
+    # Part i was pushed at step i + 1, so it is 3 - i steps old now:
+    for i in range(4):
+        age = history.staleness(perm.new_tensor(range(ptr[i], ptr[i + 1])))
+        assert age.unique().tolist() == [3 - i]
+
+
+@pytest.mark.parametrize('name', ['gcn', 'sage'])
+def test_param_groups(cora, name):
+    model = make_model(name, cora, batch_norm=True)
+    groups = model.param_groups(5e-4, 0.0)
+    params = [p for g in groups for p in g['params']]
+    # Every parameter in exactly one group:
+    assert len(params) == len(list(model.parameters()))
+    assert {id(p) for p in params} == {id(p) for p in model.parameters()}
+    assert groups[0]['weight_decay'] == 5e-4
+    first = {id(p) for p in model.convs[0].parameters()}
+    assert first <= {id(p) for p in groups[0]['params']}
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="'num_layers'"):
+        GCN(10, 3, 4, 2, num_layers=0)
+    with pytest.raises(TypeError, match="'num_layers'"):
+        GCN(10, 3, 4, 2, num_layers=2.0)
+    with pytest.raises(ValueError, match="'dropout'"):
+        GCN(10, 3, 4, 2, num_layers=2, dropout=1.5)
+    with pytest.raises(ValueError, match="'hidden_channels'"):
+        ScalableGNN(10, [4, 4], num_layers=2)
+
+
+def test_state_dict_holds_histories(cora):
+    model = make_model('gcn', cora)
+    data = model.transform(cora)
+    model(data.x, full_adj_t(data))
+    state = model.state_dict()
+    assert 'histories.0.emb' in state and 'histories.1.emb' in state
+    other = make_model('gcn', cora)
+    other.load_state_dict(state)
+    torch.testing.assert_close(other.histories[1].emb,
+                               model.histories[1].emb)
+
+
+@withCUDA
+@pytest.mark.parametrize('offload', [False, True])
+def test_inference_on_device(cora, device, offload):
+    torch.manual_seed(0)
+    model = GCN(cora.num_nodes, cora.num_features, 16, 7, num_layers=3,
+                history_device='cpu' if offload else None).eval()
+    data = model.transform(cora)
+    expected = model(data.x, full_adj_t(data))
+    perm, ptr = metis(data, 5, log=False)
+    data = permute(data, perm)
+    model = model.to(device)
+    out = model.inference(EvalSubgraphLoader(data, ptr, 2))
+    assert out.device.type == device.type
+    torch.testing.assert_close(out.cpu(), expected[perm], atol=1e-5,
+                               rtol=1e-5)
+    history_device = 'cpu' if offload else device.type
+    assert model.histories[0].emb.device.type == history_device
+    if offload and device.type == 'cuda':
+        assert model.histories[0].emb.is_pinned()
