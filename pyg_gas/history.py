@@ -68,8 +68,12 @@ class History(torch.nn.Module):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"'{name}' must be an int "
                                 f"(got {type(value).__name__})")
-            if value < 0 or (name == 'embedding_dim' and value == 0):
-                raise ValueError(f"'{name}' must be positive (got {value})")
+        if num_embeddings < 0:
+            raise ValueError(f"'num_embeddings' must be non-negative "
+                             f"(got {num_embeddings})")
+        if embedding_dim < 1:
+            raise ValueError(f"'embedding_dim' must be positive "
+                             f"(got {embedding_dim})")
         dtype = dtype or torch.float32
         if dtype not in _DTYPES:
             raise ValueError(f"'dtype' must be one of {list(_DTYPES)} "
@@ -140,17 +144,17 @@ class History(torch.nn.Module):
     @torch.no_grad()
     def pull(self, n_id: Optional[Tensor] = None,
              dtype: Optional[torch.dtype] = None) -> Tensor:
-        r"""Returns the stored rows :obj:`n_id` (all rows if :obj:`None`),
-        on the model's device, cast to :obj:`dtype` (default: the model's
-        compute type, :obj:`torch.float32` for lower-precision stores)."""
+        r"""Returns a copy of the stored rows :obj:`n_id` (all rows if
+        :obj:`None`), on the model's device, cast to :obj:`dtype` (default:
+        the storage type, or :obj:`torch.float32` for :obj:`bfloat16` and
+        :obj:`float16` stores)."""
         if dtype is None:
             dtype = (self.emb.dtype if self.emb.dtype
                      in (torch.float32, torch.float64) else torch.float32)
         if n_id is None:
-            out = self.emb
-        else:
-            self._check_index(n_id)
-            out = self.emb.index_select(0, n_id.to(self.emb.device))
+            return self.emb.to(device=self._device, dtype=dtype, copy=True)
+        self._check_index(n_id)
+        out = self.emb.index_select(0, n_id.to(self.emb.device))
         return out.to(device=self._device, dtype=dtype)
 
     @torch.no_grad()
@@ -188,11 +192,12 @@ class History(torch.nn.Module):
             if sum(counts) != x.size(0):
                 raise ValueError(f"'x' has {x.size(0)} rows but 'count' sums "
                                  f"to {sum(counts)}")
-            src = 0
-            for o, c in zip(offsets, counts):
+            for o, c in zip(offsets, counts):  # Check all before writing.
                 if o < 0 or c < 0 or o + c > self.num_embeddings:
                     raise ValueError(f"Range [{o}, {o + c}) is out of bounds "
                                      f"for {self.num_embeddings} rows")
+            src = 0
+            for o, c in zip(offsets, counts):
                 self.emb[o:o + c].copy_(x[src:src + c])
                 self.last_step[o:o + c].fill_(self.step)
                 src += c

@@ -1,5 +1,6 @@
 import hashlib
 import json
+import numbers
 import os
 import os.path as osp
 import tempfile
@@ -27,6 +28,8 @@ from pyg_gas.utils import log as _log
 Backend = Literal['auto', 'pymetis', 'torch_sparse', 'pyg_lib']
 BACKENDS = ('pymetis', 'torch_sparse', 'pyg_lib')
 _CACHE_VERSION = 1
+#: Attributes that hold a (transposed) adjacency, node by node.
+ADJ_KEYS = ('adj_t', 'adj')
 
 
 def available_backends() -> Tuple[str, ...]:
@@ -175,9 +178,11 @@ def metis(
     edge_index = edge_index.cpu()
     if num_nodes == 0:
         raise ValueError("Cannot partition an empty graph (got 0 nodes)")
-    if isinstance(num_parts, bool) or not isinstance(num_parts, int):
+    if isinstance(num_parts, bool) or not isinstance(num_parts,
+                                                     numbers.Integral):
         raise TypeError(f"'num_parts' must be an int "
                         f"(got {type(num_parts).__name__})")
+    num_parts = int(num_parts)
     if num_parts < 1 or num_parts > num_nodes:
         raise ValueError(f"'num_parts' must be in [1, {num_nodes}] "
                          f"(got {num_parts})")
@@ -239,8 +244,9 @@ def permute(data: Data, perm: Tensor) -> Data:
     Every node-level tensor (features, labels, masks, ...) is reordered,
     :obj:`edge_index` is relabelled (the order of edges is kept, so
     :obj:`edge_weight`, :obj:`edge_attr` and every other edge-level tensor
-    stay aligned with it), and sparse adjacency attributes such as
-    :obj:`adj_t` are permuted on both dimensions.
+    stay aligned with it), and the sparse adjacency attributes
+    :obj:`adj_t` and :obj:`adj` are permuted on both dimensions. Other sparse
+    node-level tensors (e.g. a sparse :obj:`x`) have their rows permuted.
 
     Args:
         data (Data): The graph.
@@ -270,12 +276,21 @@ def permute(data: Data, perm: Tensor) -> Data:
         if key == 'edge_index':
             ei = value.as_subclass(Tensor)
             out[key] = inv.to(ei.device)[ei]
-        elif is_sparse(value):
+        elif key in ADJ_KEYS and is_sparse(value):
             out[key] = _permute_sparse(value, perm, inv)
+        elif is_sparse(value) and value.size(0) == num_nodes:
+            out[key] = _permute_sparse_rows(value, perm)
         elif isinstance(value, Tensor) and data.is_node_attr(key):
             dim = data.__cat_dim__(key, value)
             out[key] = value.index_select(dim, perm.to(value.device))
     return out
+
+
+def _permute_sparse_rows(value: Any, perm: Tensor) -> Any:
+    if WITH_TORCH_SPARSE and isinstance(value, SparseTensor):
+        return value.index_select(0, perm)
+    out = value.to_sparse_coo().index_select(0, perm.to(value.device))
+    return out.to_sparse_csr() if value.layout == torch.sparse_csr else out
 
 
 def _permute_sparse(adj: Any, perm: Tensor, inv: Tensor) -> Any:

@@ -187,6 +187,7 @@ def run(config: TrainConfig) -> Dict[str, Any]:
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
     seed_everything(config.seed)
+    baseline_memory = peak_memory_bytes(device)
 
     data = load_dataset(config.dataset, root=config.root)
     if config.normalize_features:
@@ -311,6 +312,8 @@ def run(config: TrainConfig) -> Dict[str, Any]:
         epoch_time_s=statistics.median(epoch_times),
         partition_time_s=partition_time,
         peak_memory_bytes=peak_memory_bytes(device),
+        # What the process held before loading data (interpreter, torch):
+        baseline_memory_bytes=baseline_memory,
         num_params=sum(p.numel() for p in model.parameters()),
         num_nodes=int(data.num_nodes),
         num_edges=int(data.num_edges),

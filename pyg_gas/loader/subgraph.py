@@ -8,7 +8,13 @@ from torch_geometric.data import Data
 
 from pyg_gas.data import SubgraphData
 from pyg_gas.typing import WITH_TORCH_SPARSE, require
-from pyg_gas.utils import build_adj_t, gather_csr, get_edge_index, to_csr
+from pyg_gas.utils import (
+    build_adj_t,
+    gather_csr,
+    get_edge_index,
+    sparse_to_edge_index,
+    to_csr,
+)
 
 AdjFormat = Literal['auto', 'csr', 'sparse_tensor']
 
@@ -21,11 +27,10 @@ def check_ptr(ptr: Any, num_nodes: int) -> Tensor:
         raise TypeError("'ptr' must be a one-dimensional tensor of type "
                         "torch.long, as returned by 'metis'")
     if ptr.numel() < 2 or int(ptr[0]) != 0 or int(ptr[-1]) != num_nodes:
+        got = (ptr.tolist() if ptr.numel() < 2 else
+               f'ptr[0]={int(ptr[0])}, ptr[-1]={int(ptr[-1])}')
         raise ValueError(f"'ptr' must run from 0 to the number of nodes "
-                         f"({num_nodes}) (got {ptr.tolist()[:3]}...)"
-                         if ptr.numel() > 3 else
-                         f"'ptr' must run from 0 to the number of nodes "
-                         f"({num_nodes}) (got {ptr.tolist()})")
+                         f"({num_nodes}) (got {got})")
     if bool((ptr[1:] < ptr[:-1]).any()):
         raise ValueError("'ptr' must be non-decreasing")
     return ptr.cpu()
@@ -64,14 +69,20 @@ class ClusterCollater:
         self.adj_format = adj_format
         self.halo = halo
 
+        self.node_attrs: Dict[str, Tensor] = {}
+        self.edge_attrs: Dict[str, Tensor] = {}
+        self.graph_attrs: Dict[str, Any] = {}
         edge_index, num_nodes = get_edge_index(data)
         self.num_nodes = num_nodes
         self.ptr = check_ptr(ptr, num_nodes)
         self.rowptr, self.col, perm = to_csr(edge_index.cpu(), num_nodes)
+        if data.edge_index is None and 'edge_weight' not in data:
+            # The graph came as a weighted 'adj_t': keep its weights, in the
+            # same edge order as 'get_edge_index' returned the edges.
+            _, value, _ = sparse_to_edge_index(data.adj_t)
+            if value is not None and value.dim() == 1:
+                self.edge_attrs['edge_weight'] = value[perm].cpu()
 
-        self.node_attrs: Dict[str, Tensor] = {}
-        self.edge_attrs: Dict[str, Tensor] = {}
-        self.graph_attrs: Dict[str, Any] = {}
         for key, value in data.items():
             if key in ('edge_index', 'adj_t', 'adj', 'num_nodes'):
                 continue
@@ -295,9 +306,10 @@ class EvalSubgraphLoader(DataLoader):
 
 
 def _check_batch_size(batch_size: Any, num_parts: int) -> None:
+    # A 'batch_size' above 'num_parts' gives one batch of all clusters.
     if isinstance(batch_size, bool) or not isinstance(batch_size, int):
         raise TypeError(f"'batch_size' must be an int "
                         f"(got {type(batch_size).__name__})")
     if batch_size < 1:
-        raise ValueError(f"'batch_size' must be in [1, {num_parts}] clusters "
+        raise ValueError(f"'batch_size' must be at least 1 cluster "
                          f"(got {batch_size})")
