@@ -3,7 +3,7 @@ memory with historical embeddings, METIS clusters and LADIES sampling."""
 from pyg_gas.data import SubgraphData
 from pyg_gas.history import History
 from pyg_gas.loader import ClusterLoader, EvalSubgraphLoader, SubgraphLoader
-from pyg_gas.nn import ScalableGNN, models
+from pyg_gas.nn import GASConv, ScalableGNN, gas_batch, gas_inference, models
 from pyg_gas.partition import metis, permute
 
 __version__ = '0.1.0'
@@ -11,6 +11,9 @@ __version__ = '0.1.0'
 __all__ = [
     'History',
     'ScalableGNN',
+    'GASConv',
+    'gas_batch',
+    'gas_inference',
     'SubgraphData',
     'metis',
     'permute',

@@ -184,3 +184,28 @@ def to_adj_t(edge_index: Tensor, num_nodes: int,
     adj_t = build_adj_t(rowptr, col, None if value is None else value.cpu(),
                         (num_nodes, num_nodes), adj_format)
     return adj_t.to(edge_index.device)
+
+
+def pad_targets(adj_t: Any, num_rows: int) -> Any:
+    r"""Returns :obj:`adj_t` with empty target rows appended up to
+    :obj:`num_rows`, for convs that need as many targets as sources (e.g.
+    :class:`~torch_geometric.nn.conv.PNAConv`, which concatenates its input
+    to its output). The extra rows have no edges."""
+    num_targets = num_target_nodes(adj_t)
+    if num_targets == num_rows:
+        return adj_t
+    if WITH_TORCH_SPARSE and isinstance(adj_t, SparseTensor):
+        rowptr, col, value = adj_t.csr()
+        rowptr = torch.cat([rowptr, rowptr[-1:].expand(num_rows -
+                                                        num_targets)])
+        return SparseTensor(rowptr=rowptr, col=col, value=value,
+                            sparse_sizes=(num_rows, adj_t.size(1)),
+                            is_sorted=True, trust_data=True)
+    if isinstance(adj_t, Tensor) and adj_t.layout == torch.sparse_csr:
+        rowptr = adj_t.crow_indices()
+        rowptr = torch.cat([rowptr, rowptr[-1:].expand(num_rows -
+                                                        num_targets)])
+        return build_adj_t(rowptr, adj_t.col_indices(), adj_t.values(),
+                           (num_rows, adj_t.size(1)))
+    raise TypeError(f"Cannot pad an adjacency of type "
+                    f"'{type(adj_t).__name__}'; pass a sparse CSR 'adj_t'")

@@ -116,7 +116,8 @@ class ScalableGNN(Module):
                 otherwise. Target rows come first.
             adj_t (Adj): The adjacency, with as many target rows as the
                 output has.
-            state (dict): The output of :meth:`init_state`.
+            state (dict): The output of :meth:`init_state`, plus
+                :obj:`'edge_attr'` when edge features are given.
 
         Returns:
             The output for the target rows, activated (but not dropped out)
@@ -132,6 +133,7 @@ class ScalableGNN(Module):
         n_id: OptTensor = None,
         offset: OptTensor = None,
         count: OptTensor = None,
+        edge_attr: OptTensor = None,
     ) -> Tensor:
         r"""
         Args:
@@ -145,6 +147,9 @@ class ScalableGNN(Module):
                 cluster in the batch, for fast range pushes.
             count (torch.Tensor, optional): The size of each cluster in the
                 batch.
+            edge_attr (torch.Tensor, optional): Edge features, in the order
+                of the adjacency's edges (e.g. :obj:`batch.edge_attr`), for
+                models whose convs take them. (default: :obj:`None`)
         """
         if batch_size is not None and n_id is None:
             raise ValueError("A mini-batch ('batch_size' given) needs the "
@@ -154,6 +159,8 @@ class ScalableGNN(Module):
                 history.tick()
 
         state = self.init_state(x)
+        if edge_attr is not None:
+            state['edge_attr'] = edge_attr
         for i in range(self.num_layers):
             h = self.forward_layer(i, x, adj_t, state)
             if i == self.num_layers - 1:
@@ -161,6 +168,32 @@ class ScalableGNN(Module):
             x = self.push_and_pull(self.histories[i], h, batch_size, n_id,
                                    offset, count)
         raise AssertionError  # unreachable
+
+    def forward_layerwise(self, x: Tensor, adjs: Sequence[Adj],
+                          edge_attrs: Optional[Sequence[Tensor]] = None
+                          ) -> Tensor:
+        r"""Runs the layers on a layer-wise sampled batch (e.g. from
+        :class:`~pyg_gas.LADIESLoader`), without histories: layer
+        :obj:`l` maps the rows of its source nodes to the rows of its target
+        nodes through :obj:`adjs[l]`, whose targets are the first rows of its
+        sources.
+
+        Args:
+            x (torch.Tensor): The features of the input layer's nodes.
+            adjs ([Adj]): One adjacency per layer, input layer first, each
+                with as many target rows as the next layer has nodes.
+            edge_attrs ([torch.Tensor], optional): Edge features per layer.
+                (default: :obj:`None`)
+        """
+        if len(adjs) != self.num_layers:
+            raise ValueError(f"Expected one adjacency per layer "
+                             f"({self.num_layers}) (got {len(adjs)})")
+        state = self.init_state(x)
+        for i, adj_t in enumerate(adjs):
+            if edge_attrs is not None:
+                state['edge_attr'] = edge_attrs[i]
+            x = self.forward_layer(i, x, adj_t, state)
+        return x
 
     def push_and_pull(
         self,
@@ -229,6 +262,8 @@ class ScalableGNN(Module):
                     if i == 0 or self.needs_state:
                         feat = batch.x.to(device)
                         state = self.init_state(feat)
+                    if batch.get('edge_attr') is not None:
+                        state['edge_attr'] = batch.edge_attr.to(device)
                     if i == 0:
                         x = feat  # [B + H, F]
                     else:

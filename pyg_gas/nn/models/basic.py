@@ -63,7 +63,8 @@ class BasicGAS(ScalableGNN):
         history_device: Optional[Union[torch.device, str]] = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(num_nodes, hidden_channels, num_layers,
+        width = self.hidden_width(hidden_channels, **kwargs)
+        super().__init__(num_nodes, width, num_layers,
                          history_dtype=history_dtype,
                          history_device=history_device)
         if not 0.0 <= dropout < 1.0:
@@ -78,27 +79,37 @@ class BasicGAS(ScalableGNN):
 
         self.lins = ModuleList()
         if linear:
-            self.lins.append(Linear(in_channels, hidden_channels))
-            self.lins.append(Linear(hidden_channels, out_channels))
+            self.lins.append(Linear(in_channels, width))
+            self.lins.append(Linear(width, out_channels))
 
         self.convs = ModuleList()
         for i in range(num_layers):
-            in_dim = hidden_channels if i > 0 or linear else in_channels
+            in_dim = width if i > 0 or linear else in_channels
             last = i == num_layers - 1 and not linear
             out_dim = out_channels if last else hidden_channels
-            self.convs.append(self.init_conv(in_dim, out_dim, **kwargs))
+            self.convs.append(
+                self.init_conv(in_dim, out_dim, last=last, **kwargs))
 
         self.bns = ModuleList()
         if batch_norm:
             num_norms = num_layers if linear else num_layers - 1
             for _ in range(num_norms):
-                self.bns.append(BatchNorm1d(hidden_channels))
+                self.bns.append(BatchNorm1d(width))
 
-    def init_conv(self, in_channels: int, out_channels: int,
+    def hidden_width(self, hidden_channels: int, **kwargs: Any) -> int:
+        r"""The width of the hidden embeddings (and histories), e.g.
+        :obj:`hidden_channels * heads` for concatenated attention heads."""
+        return hidden_channels
+
+    def init_conv(self, in_channels: int, out_channels: int, last: bool,
                   **kwargs: Any) -> torch.nn.Module:
+        r"""Creates the conv of one layer; :obj:`last` tells whether it
+        is the output layer."""
         raise NotImplementedError
 
-    def conv(self, layer: int, x: Tensor, adj_t: Adj) -> Tensor:
+    def conv(self, layer: int, x: Tensor, adj_t: Adj,
+             state: Dict[str, Any]) -> Tensor:
+        r"""Calls the conv of :obj:`layer`; returns the target rows."""
         return self.convs[layer](x, adj_t)
 
     @property
@@ -127,7 +138,7 @@ class BasicGAS(ScalableGNN):
             x = self.lins[0](x).relu_()  # [B + H, hidden_channels]
             x = F.dropout(x, p=self.dropout, training=self.training)
 
-        h = self.conv(layer, x, adj_t)  # [B, C]
+        h = self.conv(layer, x, adj_t, state)  # [B, C]
 
         last = layer == self.num_layers - 1
         if not last or self.linear:

@@ -27,7 +27,7 @@ class GCN(BasicGAS):
 
     See :class:`~pyg_gas.nn.models.basic.BasicGAS` for the arguments.
     """
-    def init_conv(self, in_channels: int, out_channels: int,
+    def init_conv(self, in_channels: int, out_channels: int, last: bool,
                   **kwargs: Any) -> torch.nn.Module:
         kwargs.setdefault('cached', False)
         return GCNConv(in_channels, out_channels, normalize=False, **kwargs)

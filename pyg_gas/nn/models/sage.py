@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, Dict
 
 import torch
 from torch import Tensor
@@ -23,10 +23,11 @@ class SAGE(BasicGAS):
 
     See :class:`~pyg_gas.nn.models.basic.BasicGAS` for the arguments.
     """
-    def init_conv(self, in_channels: int, out_channels: int,
+    def init_conv(self, in_channels: int, out_channels: int, last: bool,
                   **kwargs: Any) -> torch.nn.Module:
         return SAGEConv(in_channels, out_channels, **kwargs)
 
-    def conv(self, layer: int, x: Tensor, adj_t: Adj) -> Tensor:
+    def conv(self, layer: int, x: Tensor, adj_t: Adj,
+             state: Dict[str, Any]) -> Tensor:
         x_dst = x[:num_target_nodes(adj_t)]  # [B, C]
         return self.convs[layer]((x, x_dst), adj_t)

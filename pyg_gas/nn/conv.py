@@ -1,0 +1,235 @@
+import contextlib
+import contextvars
+import inspect
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+import torch
+from torch import Tensor
+from torch.nn import Module
+from torch_geometric.nn.conv import MessagePassing
+from tqdm import tqdm
+
+from pyg_gas.history import History
+from pyg_gas.typing import OptTensor
+
+
+@dataclass
+class BatchInfo:
+    r"""What a :class:`GASConv` needs to know about the current mini-batch:
+    the number of in-batch rows and the global ids of all rows."""
+    batch_size: int
+    n_id: Tensor
+    offset: OptTensor = None
+    count: OptTensor = None
+
+
+_BATCH: contextvars.ContextVar[Optional[BatchInfo]] = contextvars.ContextVar(
+    'pyg_gas_batch', default=None)
+
+
+@contextlib.contextmanager
+def gas_batch(batch: Any = None, *, batch_size: Optional[int] = None,
+              n_id: OptTensor = None, offset: OptTensor = None,
+              count: OptTensor = None) -> Iterator[BatchInfo]:
+    r"""Runs the :class:`GASConv` layers called inside it in GAS mini-batch
+    mode, for the batch :obj:`batch` (a :class:`~pyg_gas.SubgraphData`) or
+    the given :obj:`batch_size` and :obj:`n_id`:
+
+    .. code-block:: python
+
+        for batch in SubgraphLoader(data, ptr, batch_size=10):
+            with gas_batch(batch):
+                out = model(batch.x, batch.adj_t)  # [batch_size, C]
+
+    Outside of it, :class:`GASConv` layers behave exactly like the convs they
+    wrap (and fill their histories when given the whole graph).
+    """
+    if batch is not None:
+        batch_size, n_id = batch.batch_size, batch.n_id
+        offset, count = batch.get('offset'), batch.get('count')
+    if batch_size is None or n_id is None:
+        raise ValueError("'gas_batch' needs a batch, or 'batch_size' and "
+                         "'n_id'")
+    info = BatchInfo(int(batch_size), n_id, offset, count)
+    token = _BATCH.set(info)
+    try:
+        yield info
+    finally:
+        _BATCH.reset(token)
+
+
+def current_batch() -> Optional[BatchInfo]:
+    r"""The mini-batch set by the innermost :func:`gas_batch`, if any."""
+    return _BATCH.get()
+
+
+def _takes_pair(conv: Module) -> bool:
+    # PyG convs that can be bipartite annotate `x` as a pair of tensors.
+    try:
+        param = inspect.signature(conv.forward).parameters.get('x')
+    except (TypeError, ValueError):
+        return False
+    if param is None:
+        return False
+    annotation = str(param.annotation)
+    return 'Tuple' in annotation or 'Pair' in annotation
+
+
+class GASConv(MessagePassing):
+    r"""Turns any PyG conv into its GNNAutoScale version, from the
+    `"GNNAutoScale: Scalable and Expressive Graph Neural Networks via
+    Historical Embeddings" <https://arxiv.org/abs/2106.05609>`_ paper,
+    without rewriting the model that uses it.
+
+    **Full-graph input** (outside :func:`gas_batch`): it calls the wrapped
+    conv unchanged. If the input has a row for every node of the history, it
+    is pushed into the history as well.
+
+    **Mini-batch input** (inside :func:`gas_batch`): the wrapper works on the
+    conv's *input*. The first :obj:`batch_size` rows of :obj:`x` (the
+    in-batch nodes, computed by the layers below) are pushed into the
+    history, and the rows of the halo nodes are pulled from it and
+    appended. The conv then maps these :math:`B + H` rows to the :math:`B`
+    in-batch rows, so the layers above see in-batch rows only. Without a
+    history (:obj:`history=None`, the first layer, whose input are the node
+    features), the input must already hold all :math:`B + H` rows.
+
+    Convs with a root term (SAGE, GIN, GAT, ...) are called with the pair
+    :obj:`(x, x[:batch_size])`, detected from their signature. Degree
+    normalization must use the whole graph's degrees: normalize the graph
+    once before partitioning (e.g. with
+    :class:`~torch_geometric.transforms.GCNNorm`) and build such convs with
+    :obj:`normalize=False`; a conv with :obj:`normalize=True` raises an
+    error in mini-batch mode.
+
+    Args:
+        conv (MessagePassing): The conv to wrap.
+        history (History, optional): The history of the conv's input, of
+            width :obj:`conv.in_channels`. (default: :obj:`None`)
+        pair (bool, optional): Calls the conv with :obj:`(x, x_dst)`; by
+            default, detected from the conv's signature.
+            (default: :obj:`None`)
+    """
+    def __init__(self, conv: Module, history: Optional[History] = None,
+                 pair: Optional[bool] = None) -> None:
+        super().__init__()
+        if not isinstance(conv, Module):
+            raise TypeError(f"'conv' must be a module "
+                            f"(got {type(conv).__name__})")
+        if history is not None and not isinstance(history, History):
+            raise TypeError(f"'history' must be a 'History' "
+                            f"(got {type(history).__name__})")
+        in_channels = getattr(conv, 'in_channels', None)
+        if isinstance(in_channels, (tuple, list)):
+            in_channels = in_channels[0]
+        if (history is not None and isinstance(in_channels, int)
+                and in_channels > 0
+                and in_channels != history.embedding_dim):
+            raise ValueError(f"The history stores rows of width "
+                             f"{history.embedding_dim}, but "
+                             f"'{conv.__class__.__name__}' takes inputs of "
+                             f"width {in_channels}")
+        self.conv = conv
+        self.history = history
+        self.pair = _takes_pair(conv) if pair is None else pair
+
+    def reset_parameters(self) -> None:
+        if hasattr(self.conv, 'reset_parameters'):
+            self.conv.reset_parameters()
+        if self.history is not None:
+            self.history.reset_parameters()
+
+    def forward(self, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        batch = current_batch()
+        if batch is None:
+            if (self.history is not None
+                    and x.size(0) == self.history.num_embeddings):
+                self.history.push(x)
+            return self.conv(x, *args, **kwargs)
+
+        if getattr(self.conv, 'normalize', False) is True:
+            raise ValueError(
+                f"'{self.conv.__class__.__name__}' normalizes by the degrees "
+                f"of the mini-batch, not of the whole graph. Normalize the "
+                f"graph once before partitioning (e.g. "
+                f"'torch_geometric.transforms.GCNNorm()') and build the conv "
+                f"with 'normalize=False'")
+        bs, n_id = batch.batch_size, batch.n_id
+        if self.history is not None:
+            if x.size(-1) != self.history.embedding_dim:
+                raise ValueError(f"The history stores rows of width "
+                                 f"{self.history.embedding_dim}, but the "
+                                 f"input of '{self.conv.__class__.__name__}'"
+                                 f" has width {x.size(-1)}")
+            x = x[:bs]  # [B, C]
+            if self.training:
+                self.history.tick()
+            if batch.offset is not None and batch.count is not None:
+                self.history.push(x, offset=batch.offset, count=batch.count)
+            else:
+                self.history.push(x, n_id[:bs])
+            if n_id.numel() > bs:
+                halo = self.history.pull(n_id[bs:], dtype=x.dtype)  # [H, C]
+                x = torch.cat([x, halo], dim=0)  # [B + H, C]
+        elif x.size(0) != n_id.numel():
+            raise ValueError(f"A 'GASConv' without history needs all "
+                             f"{n_id.numel()} rows of the batch, halo "
+                             f"included (got {x.size(0)})")
+        if self.pair:
+            out = self.conv((x, x[:bs]), *args, **kwargs)
+        else:
+            out = self.conv(x, *args, **kwargs)
+        return out[:bs]  # [B, C_out]
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({self.conv}, '
+                f'history={self.history is not None})')
+
+
+@torch.no_grad()
+def gas_inference(model: Module, loader: Any, *args: Any,
+                  num_sweeps: Optional[int] = None, progress: bool = False,
+                  **kwargs: Any) -> Tensor:
+    r"""Exact whole-graph inference for any model built from
+    :class:`GASConv` layers, with memory bounded by one mini-batch.
+
+    It runs the model in evaluation mode over all batches of :obj:`loader`
+    (an :class:`~pyg_gas.EvalSubgraphLoader`) :obj:`num_sweeps` times (by
+    default, one more than the number of :class:`GASConv` layers with a
+    history). Sweep :math:`k` pushes exact inputs for the :math:`k`-th
+    history, so after the last sweep every history is exact and so is the
+    output. Plain models call the model as
+    :obj:`model(batch.x, batch.adj_t, *args, **kwargs)`.
+
+    Returns:
+        The output of shape :obj:`[num_nodes, C]`, on the model's device.
+    """
+    layers = [m for m in model.modules()
+              if isinstance(m, GASConv) and m.history is not None]
+    if num_sweeps is None:
+        num_sweeps = len(layers) + 1
+    device = next(model.parameters()).device
+    training = model.training
+    model.eval()
+    out: OptTensor = None
+    try:
+        pbar = tqdm(total=num_sweeps * len(loader), disable=not progress,
+                    desc='Inference', leave=False)
+        for _ in range(num_sweeps):
+            for batch in loader:
+                batch = batch.to(device)
+                bs = batch.batch_size
+                with gas_batch(batch):
+                    h = model(batch.x, batch.adj_t, *args, **kwargs)[:bs]
+                if out is None:
+                    num_nodes = layers[0].history.num_embeddings if layers \
+                        else int(loader.num_nodes)
+                    out = h.new_empty(num_nodes, h.size(-1))
+                out[batch.n_id[:bs]] = h
+                pbar.update(1)
+        pbar.close()
+    finally:
+        model.train(training)
+    assert out is not None
+    return out

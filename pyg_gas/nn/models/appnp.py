@@ -1,0 +1,118 @@
+from typing import Any, Dict, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Linear, ModuleList
+from torch_geometric.data import Data
+from torch_geometric.transforms import GCNNorm
+from torch_geometric.utils import spmm
+
+from pyg_gas.nn.scalable import ScalableGNN
+from pyg_gas.typing import Adj
+from pyg_gas.utils import num_target_nodes
+
+
+class APPNP(ScalableGNN):
+    r"""APPNP from the `"Predict then Propagate: Graph Neural Networks meet
+    Personalized PageRank" <https://arxiv.org/abs/1810.05997>`_ paper,
+    trained with historical embeddings.
+
+    .. math::
+        \mathbf{H}^{(0)} = \mathrm{MLP}(\mathbf{X}), \qquad
+        \mathbf{H}^{(k + 1)} = (1 - \alpha) \mathbf{\hat{P}} \mathbf{H}^{(k)}
+        + \alpha \mathbf{H}^{(0)}
+
+    Each of the :math:`K` = :obj:`num_layers` propagation steps is a layer
+    with its own history (of width :obj:`out_channels`). The prediction
+    :math:`\mathbf{H}^{(0)}` is computed from the features for every row,
+    halo rows included. The normalization :math:`\mathbf{\hat{P}}` is
+    computed on the whole graph by :meth:`transform`.
+
+    Args:
+        num_nodes (int): The number of nodes.
+        in_channels (int): The size of the input features.
+        hidden_channels (int): The hidden size of the MLP.
+        out_channels (int): The size of the output.
+        num_layers (int): The number of propagation steps :math:`K`.
+        alpha (float, optional): The teleport probability.
+            (default: :obj:`0.1`)
+        dropout (float, optional): The dropout of the MLP.
+            (default: :obj:`0.0`)
+        drop_input (bool, optional): Also drops out the input features.
+            (default: :obj:`True`)
+        history_dtype (torch.dtype, optional): The storage type of the
+            histories. (default: :obj:`torch.float32`)
+        history_device (torch.device or str, optional): Keeps the histories
+            on this device. (default: :obj:`None`)
+    """
+    needs_state = True
+
+    def __init__(
+        self,
+        num_nodes: int,
+        in_channels: int,
+        hidden_channels: int,
+        out_channels: int,
+        num_layers: int,
+        alpha: float = 0.1,
+        dropout: float = 0.0,
+        drop_input: bool = True,
+        history_dtype: Optional[torch.dtype] = None,
+        history_device: Optional[Union[torch.device, str]] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(num_nodes, out_channels, num_layers,
+                         history_dtype=history_dtype,
+                         history_device=history_device)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"'dropout' must be in [0, 1) (got {dropout})")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"'alpha' must be in [0, 1] (got {alpha})")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.alpha = alpha
+        self.dropout = dropout
+        self.drop_input = drop_input
+        self.lins = ModuleList([
+            Linear(in_channels, hidden_channels),
+            Linear(hidden_channels, out_channels),
+        ])
+
+    @property
+    def reg_modules(self) -> ModuleList:
+        return ModuleList([self.lins[0]])
+
+    @property
+    def nonreg_modules(self) -> ModuleList:
+        return ModuleList([self.lins[1]])
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        for lin in self.lins:
+            lin.reset_parameters()
+
+    def transform(self, data: Data) -> Data:
+        r"""Adds self-loops and stores the symmetric GCN normalization of the
+        whole graph as :obj:`edge_weight`."""
+        return GCNNorm(add_self_loops=True)(data.clone())
+
+    def init_state(self, x: Tensor) -> Dict[str, Any]:
+        if self.drop_input:
+            x = F.dropout(x, p=self.dropout, training=self.training)
+        x = self.lins[0](x).relu()
+        x = F.dropout(x, p=self.dropout, training=self.training)
+        return {'h_0': self.lins[1](x)}  # [B + H, out_channels]
+
+    def forward_layer(self, layer: int, x: Tensor, adj_t: Adj,
+                      state: Dict[str, Any]) -> Tensor:
+        h_0 = state['h_0']
+        if layer == 0:
+            x = h_0
+        num_targets = num_target_nodes(adj_t)
+        out = spmm(adj_t, x)  # [B, out_channels]
+        return (1 - self.alpha) * out + self.alpha * h_0[:num_targets]
+
+    def extra_repr(self) -> str:
+        return (f'{self.in_channels}, {self.out_channels}, '
+                f'K={self.num_layers}, alpha={self.alpha}')

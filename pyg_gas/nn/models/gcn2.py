@@ -1,0 +1,139 @@
+from typing import Any, Dict, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import BatchNorm1d, Linear, ModuleList
+from torch_geometric.data import Data
+from torch_geometric.nn import GCN2Conv
+from torch_geometric.transforms import GCNNorm
+
+from pyg_gas.nn.scalable import ScalableGNN
+from pyg_gas.typing import Adj
+from pyg_gas.utils import num_target_nodes
+
+
+class GCN2(ScalableGNN):
+    r"""GCNII from the `"Simple and Deep Graph Convolutional Networks"
+    <https://arxiv.org/abs/2007.02133>`_ paper, trained with historical
+    embeddings.
+
+    .. math::
+        \mathbf{X}^{\prime} = \left( (1 - \alpha) \mathbf{\hat{P}}\mathbf{X} +
+        \alpha \mathbf{X^{(0)}}\right) \left( (1 - \beta) \mathbf{I} + \beta
+        \mathbf{\Theta} \right)
+
+    The initial embedding :math:`\mathbf{X}^{(0)}` is computed from the
+    input features by a linear layer for every row, halo rows included
+    (:meth:`init_state`), so every layer sees the right initial residual.
+    As for :class:`GCN`, the normalization :math:`\mathbf{\hat{P}}` is
+    computed on the whole graph by :meth:`transform`.
+
+    Args:
+        num_nodes (int): The number of nodes.
+        in_channels (int): The size of the input features.
+        hidden_channels (int): The width of every layer.
+        out_channels (int): The size of the output.
+        num_layers (int): The number of GCNII layers.
+        alpha (float, optional): The strength of the initial residual.
+            (default: :obj:`0.1`)
+        theta (float, optional): Controls the identity mapping,
+            :math:`\beta_\ell = \log(\theta / \ell + 1)`. (default: :obj:`0.5`)
+        shared_weights (bool, optional): Shares one weight matrix between the
+            smoothed and the initial representation. (default: :obj:`True`)
+        dropout (float, optional): The dropout. (default: :obj:`0.0`)
+        drop_input (bool, optional): Also drops out the input features.
+            (default: :obj:`True`)
+        batch_norm (bool, optional): Batch normalization after each layer.
+            (default: :obj:`False`)
+        residual (bool, optional): Adds each layer's input to its output.
+            (default: :obj:`False`)
+        history_dtype (torch.dtype, optional): The storage type of the
+            histories. (default: :obj:`torch.float32`)
+        history_device (torch.device or str, optional): Keeps the histories
+            on this device. (default: :obj:`None`)
+    """
+    needs_state = True
+
+    def __init__(
+        self,
+        num_nodes: int,
+        in_channels: int,
+        hidden_channels: int,
+        out_channels: int,
+        num_layers: int,
+        alpha: float = 0.1,
+        theta: float = 0.5,
+        shared_weights: bool = True,
+        dropout: float = 0.0,
+        drop_input: bool = True,
+        batch_norm: bool = False,
+        residual: bool = False,
+        history_dtype: Optional[torch.dtype] = None,
+        history_device: Optional[Union[torch.device, str]] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(num_nodes, hidden_channels, num_layers,
+                         history_dtype=history_dtype,
+                         history_device=history_device)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"'dropout' must be in [0, 1) (got {dropout})")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.dropout = dropout
+        self.drop_input = drop_input
+        self.residual = residual
+        self.lins = ModuleList([
+            Linear(in_channels, hidden_channels),
+            Linear(hidden_channels, out_channels),
+        ])
+        self.convs = ModuleList([
+            GCN2Conv(hidden_channels, alpha, theta, layer=i + 1,
+                     shared_weights=shared_weights, normalize=False)
+            for i in range(num_layers)
+        ])
+        self.bns = ModuleList([
+            BatchNorm1d(hidden_channels) for _ in range(num_layers)
+        ] if batch_norm else [])
+
+    @property
+    def reg_modules(self) -> ModuleList:
+        return ModuleList([self.convs, self.bns])
+
+    @property
+    def nonreg_modules(self) -> ModuleList:
+        return self.lins
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        for module in list(self.lins) + list(self.convs) + list(self.bns):
+            module.reset_parameters()
+
+    def transform(self, data: Data) -> Data:
+        r"""Adds self-loops and stores the symmetric GCN normalization of the
+        whole graph as :obj:`edge_weight`."""
+        return GCNNorm(add_self_loops=True)(data.clone())
+
+    def init_state(self, x: Tensor) -> Dict[str, Any]:
+        if self.drop_input:
+            x = F.dropout(x, p=self.dropout, training=self.training)
+        x_0 = self.lins[0](x).relu()  # [B + H, hidden_channels]
+        return {'x_0': x_0}
+
+    def forward_layer(self, layer: int, x: Tensor, adj_t: Adj,
+                      state: Dict[str, Any]) -> Tensor:
+        x_0 = state['x_0']
+        if layer == 0:
+            x = x_0
+        num_targets = num_target_nodes(adj_t)
+        h = F.dropout(x, p=self.dropout, training=self.training)
+        h = self.convs[layer](h, x_0[:num_targets], adj_t)  # [B, C]
+        if len(self.bns) > 0:
+            h = self.bns[layer](h)
+        if self.residual:
+            h = h + x[:num_targets]
+        h = h.relu()
+        if layer == self.num_layers - 1:
+            h = F.dropout(h, p=self.dropout, training=self.training)
+            h = self.lins[1](h)  # [B, out_channels]
+        return h
