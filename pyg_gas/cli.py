@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--residual', type=_bool, metavar='BOOL')
     p.add_argument('--linear', type=_bool, metavar='BOOL')
     p.add_argument('--normalize-features', type=_bool, metavar='BOOL')
+    p.add_argument('--heads', type=int, help='attention heads (gat)')
+    p.add_argument('--attn-dropout', type=float, help='(gat)')
+    p.add_argument('--alpha', type=float,
+                   help='initial residual / teleport (gcn2, appnp)')
+    p.add_argument('--theta', type=float, help='(gcn2)')
+    p.add_argument('--shared-weights', type=_bool, metavar='BOOL',
+                   help='(gcn2)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', default='auto', choices=DEVICES)
     p.add_argument('--num-workers', type=int, default=0)

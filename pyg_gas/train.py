@@ -1,5 +1,6 @@
 r"""The training and evaluation loop shared by the ``pyg-gas`` command and
 the examples."""
+import inspect
 import json
 import os
 import os.path as osp
@@ -23,12 +24,20 @@ from tqdm import tqdm
 import pyg_gas
 from pyg_gas.datasets import load_dataset
 from pyg_gas.loader import ClusterLoader, EvalSubgraphLoader, SubgraphLoader
-from pyg_gas.nn.models import GCN, SAGE
+from pyg_gas.nn.models import APPNP, GAT, GCN, GCN2, GIN, PNA, SAGE
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.partition import metis, permute
 from pyg_gas.utils import to_adj_t
 
-MODELS = {'gcn': GCN, 'sage': SAGE}
+MODELS = {
+    'gcn': GCN,
+    'sage': SAGE,
+    'gat': GAT,
+    'gin': GIN,
+    'gcn2': GCN2,
+    'appnp': APPNP,
+    'pna': PNA,
+}
 LOADERS = ('gas', 'cluster', 'full')
 DEVICES = ('cpu', 'cuda', 'auto')
 
@@ -56,6 +65,11 @@ class TrainConfig:
     residual: Optional[bool] = None
     linear: Optional[bool] = None
     normalize_features: Optional[bool] = None
+    heads: Optional[int] = None
+    attn_dropout: Optional[float] = None
+    alpha: Optional[float] = None
+    theta: Optional[float] = None
+    shared_weights: Optional[bool] = None
     seed: int = 0
     device: str = 'auto'
     num_workers: int = 0
@@ -70,19 +84,31 @@ class TrainConfig:
 DEFAULTS: Dict[str, Any] = dict(
     epochs=200, hidden=256, layers=3, num_parts=40, batch_size=10, lr=0.01,
     weight_decay=0.0, nonreg_weight_decay=0.0, dropout=0.5, drop_input=True,
-    batch_norm=False, residual=False, linear=False, normalize_features=False)
+    batch_norm=False, residual=False, linear=False, normalize_features=False,
+    heads=8, attn_dropout=0.0, alpha=0.1, theta=0.5, shared_weights=True)
 
 #: Hyperparameters of the GAS paper (Fey et al., 2021), by dataset and model.
+_PLANETOID = dict(num_parts=40, batch_size=10, normalize_features=True,
+                  drop_input=True, nonreg_weight_decay=0.0)
 PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
     'planetoid': {
-        'gcn': dict(hidden=16, layers=2, lr=0.01, weight_decay=5e-4,
-                    nonreg_weight_decay=0.0, dropout=0.5, drop_input=True,
-                    num_parts=40, batch_size=10, epochs=200,
-                    normalize_features=True),
-        'sage': dict(hidden=16, layers=2, lr=0.01, weight_decay=5e-4,
-                     nonreg_weight_decay=0.0, dropout=0.5, drop_input=True,
-                     num_parts=40, batch_size=10, epochs=200,
-                     normalize_features=True),
+        'gcn': dict(_PLANETOID, hidden=16, layers=2, lr=0.01,
+                    weight_decay=5e-4, dropout=0.5, epochs=200),
+        'sage': dict(_PLANETOID, hidden=16, layers=2, lr=0.01,
+                     weight_decay=5e-4, dropout=0.5, epochs=200),
+        'gat': dict(_PLANETOID, hidden=8, heads=8, layers=2, lr=0.005,
+                    weight_decay=5e-4, nonreg_weight_decay=5e-4,
+                    dropout=0.6, attn_dropout=0.6, epochs=300),
+        'gin': dict(_PLANETOID, hidden=64, layers=2, lr=0.01,
+                    weight_decay=5e-4, dropout=0.5, epochs=200),
+        'gcn2': dict(_PLANETOID, hidden=64, layers=16, alpha=0.1, theta=0.5,
+                     shared_weights=True, lr=0.01, weight_decay=0.01,
+                     nonreg_weight_decay=5e-4, dropout=0.6, epochs=400),
+        'appnp': dict(_PLANETOID, hidden=64, layers=10, alpha=0.1, lr=0.01,
+                      weight_decay=5e-3, dropout=0.5, epochs=200),
+        'pna': dict(_PLANETOID, hidden=16, layers=2, lr=0.005,
+                    weight_decay=5e-4, nonreg_weight_decay=5e-4,
+                    dropout=0.5, epochs=200),
     },
 }
 
@@ -135,19 +161,34 @@ def peak_memory_bytes(device: torch.device) -> int:
     return int(peak if sys.platform == 'darwin' else peak * 1024)
 
 
+def _init_params(cls: type) -> set:
+    # The constructor arguments of a model, through its base classes (whose
+    # arguments arrive through **kwargs):
+    names = set()
+    for klass in cls.__mro__:
+        if klass is ScalableGNN:
+            break
+        if '__init__' in vars(klass):
+            names |= set(inspect.signature(klass.__init__).parameters)
+    return names
+
+
 def build_model(config: TrainConfig, data: Any) -> ScalableGNN:
-    return MODELS[config.model](
-        num_nodes=data.num_nodes,
-        in_channels=data.num_features,
-        hidden_channels=config.hidden,
-        out_channels=int(data.num_classes),
-        num_layers=config.layers,
-        dropout=config.dropout,
-        drop_input=config.drop_input,
-        batch_norm=config.batch_norm,
-        residual=config.residual,
-        linear=config.linear,
-    )
+    r"""Creates the model of :obj:`config` for :obj:`data`, passing each
+    option that the model takes."""
+    cls = MODELS[config.model]
+    options = dict(
+        dropout=config.dropout, drop_input=config.drop_input,
+        batch_norm=config.batch_norm, residual=config.residual,
+        linear=config.linear, heads=config.heads,
+        attn_dropout=config.attn_dropout, alpha=config.alpha,
+        theta=config.theta, shared_weights=config.shared_weights)
+    accepted = _init_params(cls)
+    kwargs = {k: v for k, v in options.items() if k in accepted}
+    if cls is PNA:
+        kwargs['deg'] = PNA.degree_histogram(data)
+    return cls(data.num_nodes, data.num_features, config.hidden,
+               int(data.num_classes), config.layers, **kwargs)
 
 
 def _accuracy(out: Tensor, y: Tensor, mask: Tensor) -> float:

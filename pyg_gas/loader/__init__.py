@@ -1,3 +1,4 @@
+from pyg_gas.loader.ladies import LADIESLoader, LayerwiseData
 from pyg_gas.loader.subgraph import (
     ClusterCollater,
     ClusterLoader,
@@ -6,6 +7,7 @@ from pyg_gas.loader.subgraph import (
 )
 
 __all__ = [
+    'LADIESLoader', 'LayerwiseData',
     'ClusterCollater',
     'SubgraphLoader',
     'EvalSubgraphLoader',

@@ -2,7 +2,7 @@ import contextlib
 import contextvars
 import inspect
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Union
 
 import torch
 from torch import Tensor
@@ -11,7 +11,7 @@ from torch_geometric.nn.conv import MessagePassing
 from tqdm import tqdm
 
 from pyg_gas.history import History
-from pyg_gas.typing import OptTensor
+from pyg_gas.typing import OptTensor, PairTensor
 
 
 @dataclass
@@ -140,13 +140,18 @@ class GASConv(MessagePassing):
         if self.history is not None:
             self.history.reset_parameters()
 
-    def forward(self, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    def forward(self, x: Union[Tensor, PairTensor], *args: Any,
+                **kwargs: Any) -> Tensor:
         batch = current_batch()
         if batch is None:
+            x_src = x[0] if isinstance(x, (tuple, list)) else x
             if (self.history is not None
-                    and x.size(0) == self.history.num_embeddings):
-                self.history.push(x)
+                    and x_src.size(0) == self.history.num_embeddings):
+                self.history.push(x_src)
             return self.conv(x, *args, **kwargs)
+        if isinstance(x, (tuple, list)):
+            raise ValueError("In a mini-batch, 'GASConv' takes the source "
+                             "rows 'x' alone and builds the pair itself")
 
         if getattr(self.conv, 'normalize', False) is True:
             raise ValueError(
@@ -188,9 +193,10 @@ class GASConv(MessagePassing):
 
 
 @torch.no_grad()
-def gas_inference(model: Module, loader: Any, *args: Any,
-                  num_sweeps: Optional[int] = None, progress: bool = False,
-                  **kwargs: Any) -> Tensor:
+def gas_inference(model: Module, loader: Any,
+                  call: Optional[Callable[[Module, Any], Tensor]] = None,
+                  num_sweeps: Optional[int] = None,
+                  progress: bool = False) -> Tensor:
     r"""Exact whole-graph inference for any model built from
     :class:`GASConv` layers, with memory bounded by one mini-batch.
 
@@ -199,8 +205,20 @@ def gas_inference(model: Module, loader: Any, *args: Any,
     default, one more than the number of :class:`GASConv` layers with a
     history). Sweep :math:`k` pushes exact inputs for the :math:`k`-th
     history, so after the last sweep every history is exact and so is the
-    output. Plain models call the model as
-    :obj:`model(batch.x, batch.adj_t, *args, **kwargs)`.
+    output.
+
+    Args:
+        model (torch.nn.Module): The model.
+        loader (EvalSubgraphLoader): The mini-batches, covering every node
+            once.
+        call (callable, optional): How to run the model on a batch, e.g.
+            :obj:`lambda model, batch: model(batch.x, batch.edge_index,
+            batch.edge_attr)`. By default,
+            :obj:`model(batch.x, batch.adj_t)`. (default: :obj:`None`)
+        num_sweeps (int, optional): The number of passes over the graph.
+            (default: :obj:`None`)
+        progress (bool, optional): Shows a progress bar.
+            (default: :obj:`False`)
 
     Returns:
         The output of shape :obj:`[num_nodes, C]`, on the model's device.
@@ -221,7 +239,11 @@ def gas_inference(model: Module, loader: Any, *args: Any,
                 batch = batch.to(device)
                 bs = batch.batch_size
                 with gas_batch(batch):
-                    h = model(batch.x, batch.adj_t, *args, **kwargs)[:bs]
+                    if call is None:
+                        h = model(batch.x, batch.adj_t)
+                    else:
+                        h = call(model, batch)
+                h = h[:bs]  # [B, C]
                 if out is None:
                     num_nodes = layers[0].history.num_embeddings if layers \
                         else int(loader.num_nodes)

@@ -60,7 +60,6 @@ class APPNP(ScalableGNN):
         drop_input: bool = True,
         history_dtype: Optional[torch.dtype] = None,
         history_device: Optional[Union[torch.device, str]] = None,
-        **kwargs: Any,
     ) -> None:
         super().__init__(num_nodes, out_channels, num_layers,
                          history_dtype=history_dtype,

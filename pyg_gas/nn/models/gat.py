@@ -47,6 +47,7 @@ class GAT(BasicGAS):
                  out_heads: int = 1, attn_dropout: float = 0.0,
                  edge_dim: Optional[int] = None, **kwargs: Any) -> None:
         self.heads = heads
+        self.edge_dim = edge_dim
         super().__init__(num_nodes, in_channels, hidden_channels,
                          out_channels, num_layers, heads=heads,
                          out_heads=out_heads, attn_dropout=attn_dropout,
@@ -67,8 +68,8 @@ class GAT(BasicGAS):
     def conv(self, layer: int, x: Tensor, adj_t: Adj,
              state: Dict[str, Any]) -> Tensor:
         x_dst = x[:num_target_nodes(adj_t)]  # [B, C]
-        return self.convs[layer]((x, x_dst), adj_t,
-                                 edge_attr=state.get('edge_attr'))
+        edge_attr = state.get('edge_attr') if self.edge_dim else None
+        return self.convs[layer]((x, x_dst), adj_t, edge_attr=edge_attr)
 
     def transform(self, data: Data) -> Data:
         r"""Adds a self-loop to every node of the whole graph."""

@@ -71,7 +71,6 @@ class GCN2(ScalableGNN):
         residual: bool = False,
         history_dtype: Optional[torch.dtype] = None,
         history_device: Optional[Union[torch.device, str]] = None,
-        **kwargs: Any,
     ) -> None:
         super().__init__(num_nodes, hidden_channels, num_layers,
                          history_dtype=history_dtype,

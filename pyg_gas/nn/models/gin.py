@@ -52,6 +52,9 @@ class GIN(BasicGAS):
              state: Dict[str, Any]) -> Tensor:
         x_dst = x[:num_target_nodes(adj_t)]  # [B, C]
         if self.edge_dim is not None:
+            if state.get('edge_attr') is None:
+                raise ValueError(f"'GIN' with 'edge_dim={self.edge_dim}' "
+                                 f"needs 'edge_attr' in 'forward'")
             return self.convs[layer]((x, x_dst), adj_t,
                                      edge_attr=state['edge_attr'])
         return self.convs[layer]((x, x_dst), adj_t)

@@ -74,7 +74,8 @@ class PNA(BasicGAS):
         # dropped again:
         num_targets = num_target_nodes(adj_t)
         adj_t = pad_targets(adj_t, x.size(0))  # [B + H, B + H]
-        out = self.convs[layer](x, adj_t, edge_attr=state.get('edge_attr'))
+        edge_attr = state.get('edge_attr') if self.edge_dim else None
+        out = self.convs[layer](x, adj_t, edge_attr=edge_attr)
         return out[:num_targets]  # [B, C]
 
     @staticmethod

@@ -1,0 +1,752 @@
+r"""Layer-wise importance sampling: LADIES and FastGCN."""
+import math
+from typing import Any, Dict, List, Literal, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, get_worker_info
+from torch_geometric import EdgeIndex
+from torch_geometric.data import Data
+
+from pyg_gas.utils import build_adj_t, gather_csr, get_edge_index, to_csr
+
+Mode = Literal['ladies', 'fastgcn']
+SamplerKind = Literal['systematic', 'multinomial']
+
+MODES = ('ladies', 'fastgcn')
+SAMPLERS = ('systematic', 'multinomial')
+
+
+class LayerwiseData(Data):
+    r"""A mini-batch of layer-wise sampled node sets, as produced by
+    :class:`~pyg_gas.LADIESLoader`.
+
+    A model with :math:`L` layers sees :math:`L + 1` nested node sets
+    :math:`\mathcal{U}_0 \supseteq \dots \supseteq \mathcal{U}_L`, where
+    :math:`\mathcal{U}_L` is the batch of output nodes, and layer
+    :math:`\ell` maps the :math:`n_\ell` rows of :math:`\mathcal{U}_\ell` to
+    the :math:`n_{\ell + 1}` rows of :math:`\mathcal{U}_{\ell + 1}`. The
+    layout is *targets first* at every level: the first
+    :math:`n_{\ell + 1}` nodes of :math:`\mathcal{U}_\ell` are
+    :math:`\mathcal{U}_{\ell + 1}`, so :obj:`x[:num_targets]` holds the
+    targets' own rows, as convs with a root term need.
+
+    Every node-level attribute of the original graph (:obj:`x`, :obj:`y`,
+    masks, ...) is given for the input-layer nodes :obj:`n_id`.
+
+    Args:
+        n_id (torch.Tensor): The global ids of the input-layer nodes
+            :math:`\mathcal{U}_0`. Shape :math:`(n_0)`. By the nested layout,
+            :obj:`n_id[:n_l]` are the nodes of :math:`\mathcal{U}_\ell`.
+        batch_size (int): The number of output nodes :math:`n_L`; they are
+            :obj:`n_id[:batch_size]`.
+        adjs_t ([torch.Tensor]): One torch sparse CSR matrix per layer,
+            input layer first: :obj:`adjs_t[l]` has shape
+            :math:`(n_{\ell + 1}, n_\ell)` (targets :math:`\times` sources),
+            entry :math:`(i, j)` being the sampled weight of the edge
+            :math:`j \rightarrow i`.
+        edge_indices ([torch_geometric.EdgeIndex]): The same edges in COO
+            form: sources (row 0) in :math:`[0, n_\ell)`, targets (row 1) in
+            :math:`[0, n_{\ell + 1})`, sorted by target, with sparse size
+            :math:`(n_\ell, n_{\ell + 1})`.
+        edge_weights ([torch.Tensor]): The weights of :obj:`edge_indices`,
+            equal to the values of :obj:`adjs_t`.
+        layer_n_id ([torch.Tensor]): The global ids of every node set,
+            :obj:`layer_n_id[l]` being :math:`\mathcal{U}_\ell` of size
+            :math:`n_\ell`; :obj:`layer_n_id[0]` is :obj:`n_id`.
+        layer_sizes ([int]): :math:`[n_0, \dots, n_L]`.
+    """
+    def __init__(self, x: Optional[Tensor] = None,
+                 n_id: Optional[Tensor] = None,
+                 batch_size: Optional[int] = None, **kwargs: Any) -> None:
+        super().__init__(x=x, n_id=n_id, **kwargs)
+        self.batch_size = batch_size
+
+    @property
+    def num_layers(self) -> int:
+        r"""The number of layers :math:`L`."""
+        return len(self.adjs_t)
+
+    def __inc__(self, key: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+        if key in ('n_id', 'layer_n_id'):
+            return 0
+        return super().__inc__(key, value, *args, **kwargs)
+
+
+def gcn_norm_csr(edge_index: Tensor,
+                 num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
+    r"""The symmetrically normalized adjacency with self-loops
+    :math:`\mathbf{P} = \mathbf{\tilde{D}}^{-1/2} (\mathbf{A} + \mathbf{I})
+    \mathbf{\tilde{D}}^{-1/2}` in CSR form :obj:`(rowptr, col, value)`, rows
+    being targets: :math:`P_{ij} \neq 0` for every edge :math:`j \rightarrow
+    i` and for :math:`i = j`.
+
+    As in PyG's :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm`, the
+    degree :math:`\tilde{d}_i` is the in-degree plus one. Self-loops in
+    :obj:`edge_index` are dropped (one unit self-loop is added per node), and
+    a duplicated edge counts as many times as it appears. Sources are sorted
+    within each row.
+    """
+    edge_index = edge_index.cpu()
+    src, dst = edge_index[0], edge_index[1]
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    loop = torch.arange(num_nodes)
+    # Sort by (target, source) and merge duplicated edges:
+    key = torch.cat([dst, loop]) * num_nodes + torch.cat([src, loop])
+    key, count = torch.unique(key, return_counts=True)
+    dst, src = key // num_nodes, key % num_nodes  # [E + N]
+    count = count.to(torch.float64)
+    deg = torch.zeros(num_nodes, dtype=torch.float64)
+    deg.index_add_(0, dst, count)  # In-degree plus one.
+    dis = deg.pow(-0.5)
+    value = dis[dst] * count * dis[src]  # [E + N]
+    rowptr, col, perm = to_csr(torch.stack([src, dst], dim=0), num_nodes)
+    return rowptr, col, value[perm]
+
+
+def _inclusion(p: Tensor,
+               num_samples: int) -> Tuple[Tensor, Optional[Tensor], float]:
+    # Returns the inclusion probabilities with the items capped at 1 set to
+    # 0, the indices of those items (or None), and the largest probability
+    # of the other items.
+    p = p.to(torch.float64)
+    total = float(p.sum()) if p.numel() > 0 else 0.0
+    if total <= 0.0:
+        return torch.zeros_like(p), None, 0.0
+    pi = p * (num_samples / total)
+    max_pi = float(pi.max())
+    if max_pi < 1.0:  # The common case: no item is capped.
+        return pi, None, max_pi
+    positive = p > 0
+    num_positive = int(positive.sum())
+    if num_positive <= num_samples:
+        return torch.zeros_like(p), positive.nonzero().view(-1), 0.0
+
+    # Capping the j largest items leaves c_j = (s - j) / (sum of the rest)
+    # for the others. The solution is the smallest j with c_j t_{j+1} < 1,
+    # where t is p in descending order (and j < s always).
+    k = min(num_samples, num_positive, 64)
+    while True:
+        top, top_idx = torch.topk(p, k)  # [k], descending
+        top_list = top.tolist()
+        # The sum without the top j items, summed from the small end:
+        rest = float(p.index_fill(0, top_idx, 0.0).sum())
+        rests = [0.0] * k
+        for j in range(k - 1, -1, -1):
+            rest += top_list[j]
+            rests[j] = rest
+        num_capped = next((j for j in range(k)
+                           if (num_samples - j) * top_list[j] < rests[j]), -1)
+        if num_capped >= 0:
+            break
+        assert k < min(num_samples, num_positive)
+        k = min(num_samples, num_positive)
+    scale = (num_samples - num_capped) / rests[num_capped]
+    certain = top_idx[:num_capped]
+    pi = p * scale
+    pi.index_fill_(0, certain, 0.0)
+    return pi, certain, scale * top_list[num_capped]
+
+
+def inclusion_probabilities(p: Tensor, num_samples: int) -> Tensor:
+    r"""The inclusion probabilities :math:`\pi_i = \min(1, c \cdot p_i)` of
+    a fixed-size sample of :obj:`num_samples` items drawn with probability
+    proportional to size (PPS) :math:`p_i \geq 0`, with :math:`c` chosen
+    such that :math:`\sum_i \pi_i = s`: items with :math:`c \cdot p_i \geq
+    1` are capped at :math:`1` and the rest is redistributed over the others
+    until none exceeds :math:`1`. If at most :math:`s` items have
+    :math:`p_i > 0`, they all get :math:`\pi_i = 1`.
+
+    Args:
+        p (torch.Tensor): The non-negative sizes (need not sum to one).
+        num_samples (int): The sample size :math:`s`.
+
+    Returns:
+        The inclusion probabilities, of type :obj:`torch.float64`.
+    """
+    pi, certain, _ = _inclusion(p, num_samples)
+    if certain is not None:
+        pi.index_fill_(0, certain, 1.0)
+    return pi
+
+
+def _systematic(pi: Tensor, certain: Optional[Tensor], max_pi: float,
+                generator: Optional[torch.Generator]) -> Tensor:
+    # Systematic sampling by 'pi' (zero on 'certain', largest value
+    # 'max_pi'), plus 'certain'. Unsorted.
+    device = pi.device
+    out = torch.empty(0, dtype=torch.long, device=device)
+    num_items = pi.numel()
+    if num_items > 0 and max_pi > 0.0:
+        perm = torch.randperm(num_items, generator=generator, device=device)
+        cum = pi.index_select(0, perm).cumsum_(0)  # [num_items]
+        total = float(cum[-1])
+        num_points = round(total)
+        if abs(total - num_points) > 1e-9:  # Not a fixed sample size.
+            num_points = math.ceil(total)
+        if num_points > 0:
+            u = float(torch.rand(1, generator=generator, dtype=torch.float64,
+                                 device=device))
+            points = torch.arange(u, u + num_points - 0.5, 1.0,
+                                  dtype=torch.float64, device=device)
+            if float(points[-1]) >= total:  # Round-off, or a fractional sum.
+                points = points[:-1]
+            # The item whose interval [cum[i - 1], cum[i]) holds the point:
+            pos = torch.searchsorted(cum, points, right=True)
+            if max_pi > 1.0 - 1e-6:  # Guard against round-off.
+                pos = torch.unique_consecutive(pos)
+            out = perm.index_select(0, pos)
+    if certain is not None:
+        out = torch.cat([certain, out], dim=0)
+    return out
+
+
+def systematic_sampling(pi: Tensor,
+                        generator: Optional[torch.Generator] = None) -> Tensor:
+    r"""Systematic PPS sampling without replacement with exact inclusion
+    probabilities :obj:`pi` (e.g. from :func:`inclusion_probabilities`).
+
+    The items with :math:`\pi_i = 1` are always taken. The others are put in
+    a random order, and item :math:`i` covers the interval
+    :math:`[C_{i-1}, C_i)` of the cumulative sums :math:`C` of their
+    :math:`\pi`; with a single uniform offset :math:`u \in [0, 1)`, the
+    items whose interval contains one of the points :math:`u + k`,
+    :math:`k = 0, 1, \dots`, are taken. Each point falls into one interval
+    of length :math:`\pi_i \leq 1`, so item :math:`i` is taken with
+    probability exactly :math:`\pi_i` (up to floating-point round-off), and
+    an integer :math:`\sum_i \pi_i = s` gives exactly :math:`s` distinct
+    items.
+
+    Args:
+        pi (torch.Tensor): The inclusion probabilities, in :math:`[0, 1]`.
+        generator (torch.Generator, optional): The random number generator,
+            on the device of :obj:`pi`. (default: :obj:`None`)
+
+    Returns:
+        The sorted indices of the selected items.
+    """
+    pi = pi.to(torch.float64)
+    if pi.numel() == 0:
+        return torch.empty(0, dtype=torch.long, device=pi.device)
+    certain: Optional[Tensor] = None
+    max_pi = float(pi.max())
+    if max_pi >= 1.0:
+        is_certain = pi >= 1.0
+        certain = is_certain.nonzero().view(-1)
+        pi = pi.masked_fill(is_certain, 0.0)
+        max_pi = float(pi.max())
+    return _systematic(pi, certain, max_pi, generator).sort().values
+
+
+def _check_num_samples(num_samples: Any, num_layers: int) -> List[int]:
+    if isinstance(num_samples, (list, tuple)):
+        values = list(num_samples)
+        if len(values) != num_layers:
+            raise ValueError(f"'num_samples' must give one value per layer "
+                             f"({num_layers}) (got {len(values)})")
+    else:
+        values = [num_samples] * num_layers
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"'num_samples' must be an int or a list of "
+                            f"ints (got {num_samples!r})")
+        if value < 1:
+            raise ValueError(f"'num_samples' must be at least 1 "
+                             f"(got {num_samples})")
+    return values
+
+
+def _check_int(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"'{name}' must be an int "
+                        f"(got {type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"'{name}' must be at least {minimum} (got {value})")
+    return value
+
+
+def _check_distinct(nodes: Tensor, name: str) -> None:
+    num_distinct = torch.unique(nodes).numel()
+    if num_distinct != nodes.numel():
+        raise ValueError(f"'{name}' must hold distinct nodes (got "
+                         f"{nodes.numel() - num_distinct} duplicates)")
+
+
+def _check_input_nodes(input_nodes: Optional[Tensor],
+                       num_nodes: int) -> Tensor:
+    if input_nodes is None:
+        return torch.arange(num_nodes)
+    if not isinstance(input_nodes, Tensor):
+        raise TypeError(f"'input_nodes' must be a tensor of node indices or "
+                        f"a boolean mask (got {type(input_nodes).__name__})")
+    input_nodes = input_nodes.cpu()
+    if input_nodes.dtype == torch.bool:
+        if input_nodes.dim() != 1 or input_nodes.numel() != num_nodes:
+            raise ValueError(f"A boolean 'input_nodes' mask must have shape "
+                             f"[{num_nodes}] (got {list(input_nodes.shape)})")
+        input_nodes = input_nodes.nonzero().view(-1)
+    elif input_nodes.is_floating_point() or input_nodes.is_complex():
+        raise TypeError(f"'input_nodes' must hold integer node indices or be "
+                        f"a boolean mask (got dtype {input_nodes.dtype})")
+    else:
+        input_nodes = input_nodes.view(-1).long()
+        if input_nodes.numel() > 0:
+            lo, hi = int(input_nodes.min()), int(input_nodes.max())
+            if lo < 0 or hi >= num_nodes:
+                bad = lo if lo < 0 else hi
+                raise ValueError(f"'input_nodes' must be in [0, {num_nodes}) "
+                                 f"(got the index {bad})")
+            _check_distinct(input_nodes, 'input_nodes')
+    if input_nodes.numel() == 0:
+        raise ValueError("'input_nodes' selects no node")
+    return input_nodes
+
+
+class LADIESSampler:
+    r"""Samples the layer-wise node sets and adjacencies of
+    :class:`LADIESLoader`. It holds the normalized adjacency in CSR form on
+    the graph's device and is picklable, so it can sample in
+    :class:`~torch.utils.data.DataLoader` worker processes. Called with a
+    list of positions into :obj:`input_nodes`, or through :meth:`sample`
+    with global node ids.
+
+    See :class:`LADIESLoader` for the arguments.
+    """
+    def __init__(
+        self,
+        data: Data,
+        num_samples: Union[int, List[int]] = 512,
+        num_layers: int = 2,
+        mode: Mode = 'ladies',
+        sampler: SamplerKind = 'systematic',
+        normalize: bool = True,
+        input_nodes: Optional[Tensor] = None,
+        seed: Optional[int] = None,
+    ) -> None:
+        if not isinstance(data, Data):
+            raise TypeError(f"'data' must be a 'Data' object "
+                            f"(got {type(data).__name__})")
+        num_layers = _check_int('num_layers', num_layers)
+        self.num_samples = _check_num_samples(num_samples, num_layers)
+        if mode not in MODES:
+            raise ValueError(f"'mode' must be one of {list(MODES)} "
+                             f"(got {mode!r})")
+        if sampler not in SAMPLERS:
+            raise ValueError(f"'sampler' must be one of {list(SAMPLERS)} "
+                             f"(got {sampler!r})")
+        if seed is not None:
+            _check_int('seed', seed, minimum=0)
+        self.num_layers = num_layers
+        self.mode = mode
+        self.sampler = sampler
+        self.normalize = bool(normalize)
+        self.seed = seed
+
+        edge_index, num_nodes = get_edge_index(data)
+        if int((edge_index[0] != edge_index[1]).sum()) == 0:
+            raise ValueError(f"'data' must have edges besides self-loops "
+                             f"(got {edge_index.size(1)} edges)")
+        self.num_nodes = num_nodes
+        self.input_nodes = _check_input_nodes(input_nodes, num_nodes)
+
+        self.node_attrs: Dict[str, Tensor] = {}
+        self.graph_attrs: Dict[str, Any] = {}
+        device = edge_index.device
+        for key, value in data.items():
+            if key in ('edge_index', 'adj_t', 'adj', 'num_nodes'):
+                continue
+            if isinstance(value, Tensor) and data.is_edge_attr(key):
+                continue  # 'P' replaces the edge weights.
+            if isinstance(value, Tensor) and data.is_node_attr(key):
+                if data.__cat_dim__(key, value) != 0:
+                    raise ValueError(f"Node attribute '{key}' must be "
+                                     f"stacked along dimension 0")
+                self.node_attrs[key] = value
+            else:
+                self.graph_attrs[key] = value
+        self.device = device
+
+        rowptr, col, value = gcn_norm_csr(edge_index, num_nodes)
+        self.rowptr = rowptr.to(device)
+        self.col = col.to(device)
+        self.value = value.to(torch.get_default_dtype()).to(device)
+        self.col_norm: Optional[Tensor] = None
+        if mode == 'fastgcn':  # ||P[:, i]||^2, layer-independent.
+            col_norm = torch.zeros(num_nodes, dtype=torch.float64)
+            col_norm.index_add_(0, col, value.pow(2))
+            self.col_norm = col_norm.to(device)
+
+        self.generator: Optional[torch.Generator] = None
+        if seed is not None:
+            self.generator = torch.Generator(device).manual_seed(seed)
+        self._worker_generator: Optional[torch.Generator] = None
+        self._worker_seed: Optional[int] = None
+        self._assoc: Optional[Tensor] = None
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        # Workers seed their own generator; scratch space is rebuilt lazily.
+        for key in ('generator', '_worker_generator', '_assoc'):
+            state[key] = None
+        state['_worker_seed'] = None
+        return state
+
+    def _get_generator(self) -> Optional[torch.Generator]:
+        info = get_worker_info()
+        if info is None:
+            return self.generator
+        # In a worker: a generator per worker, seeded with the worker's seed
+        # (the DataLoader draws it from the loader's seeded generator, so
+        # seeded runs repeat exactly).
+        if self._worker_seed != info.seed:
+            self._worker_generator = torch.Generator(
+                self.device).manual_seed(info.seed)
+            self._worker_seed = info.seed
+        return self._worker_generator
+
+    def __call__(self, index: Union[List[int], Tensor]) -> 'LayerwiseData':
+        index = torch.as_tensor(index, dtype=torch.long).view(-1)
+        return self._sample(self.input_nodes.index_select(0, index))
+
+    def sample(self, nodes: Tensor) -> 'LayerwiseData':
+        r"""Samples a mini-batch whose output nodes are :obj:`nodes`
+        (distinct global node ids)."""
+        nodes = torch.as_tensor(nodes, dtype=torch.long).view(-1)
+        if nodes.numel() == 0:
+            raise ValueError('A batch needs at least one output node')
+        lo, hi = int(nodes.min()), int(nodes.max())
+        if lo < 0 or hi >= self.num_nodes:
+            raise ValueError(f"'nodes' must be in [0, {self.num_nodes}) (got "
+                             f"the index {lo if lo < 0 else hi})")
+        _check_distinct(nodes, 'nodes')
+        return self._sample(nodes)
+
+    def _scratch(self) -> Tensor:
+        # A node-indexed map, -1 at rest and restored after every use, so
+        # that a layer costs no O(num_nodes) work.
+        if self._assoc is None:
+            self._assoc = torch.full((self.num_nodes, ), -1, dtype=torch.long,
+                                     device=self.device)
+        return self._assoc
+
+    def _sample(self, nodes: Tensor) -> 'LayerwiseData':
+        nodes = nodes.to(self.device)
+        if self.device.type == 'cpu':
+            return self._sample_layers(nodes)
+        # 'gather_csr' allocates without a device argument:
+        with torch.device(self.device):
+            return self._sample_layers(nodes)
+
+    def _sample_layers(self, nodes: Tensor) -> 'LayerwiseData':
+        generator = self._get_generator()
+        layer_n_id = [nodes]
+        adjs_t: List[Any] = []
+        edge_indices: List[EdgeIndex] = []
+        edge_weights: List[Tensor] = []
+        sample_layer = (self._sample_ladies
+                        if self.mode == 'ladies' else self._sample_fastgcn)
+        for layer in reversed(range(self.num_layers)):
+            targets = layer_n_id[0]
+            n_id, rowptr, src, dst, weight = sample_layer(
+                targets, self.num_samples[layer], generator)
+            size = (targets.numel(), n_id.numel())
+            layer_n_id.insert(0, n_id)
+            adjs_t.insert(0, build_adj_t(rowptr, src, weight, size, 'csr'))
+            edge_indices.insert(
+                0,
+                EdgeIndex(torch.stack([src, dst], dim=0),
+                          sparse_size=(size[1], size[0]), sort_order='col'))
+            edge_weights.insert(0, weight)
+
+        n_id = layer_n_id[0]
+        out = LayerwiseData(n_id=n_id, batch_size=nodes.numel())
+        for key, value in self.node_attrs.items():
+            out[key] = value.index_select(0, n_id.to(
+                value.device))  # [n_0, ...]
+        for key, value in self.graph_attrs.items():
+            out[key] = value
+        out.adjs_t = adjs_t
+        out.edge_indices = edge_indices
+        out.edge_weights = edge_weights
+        out.layer_n_id = layer_n_id
+        out.layer_sizes = [int(ids.numel()) for ids in layer_n_id]
+        out.num_nodes = int(n_id.numel())
+        return out
+
+    def _draw(self, p: Tensor, num_samples: int,
+              generator: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
+        # Draws about 'num_samples' items with probabilities ~ 'p'. Returns
+        # the selected items (unsorted) and every item's weight divisor.
+        if self.sampler == 'systematic':
+            pi, certain, max_pi = _inclusion(p, num_samples)
+            sel = _systematic(pi, certain, max_pi, generator)
+            if certain is not None:
+                pi.index_fill_(0, certain, 1.0)
+            return sel, pi
+        num_positive = int((p > 0).sum())
+        k = min(num_samples, num_positive)
+        if k == 0:
+            return p.new_empty(0, dtype=torch.long), p.to(torch.float64)
+        sel = torch.multinomial(p, k, replacement=False, generator=generator)
+        pi = p.to(torch.float64) * (k / float(p.sum()))  # s * p_i
+        return sel, pi
+
+    def _sample_ladies(
+        self,
+        targets: Tensor,
+        num_samples: int,
+        generator: Optional[torch.Generator],
+    ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        device = self.device
+        num_targets = targets.numel()
+        ptr, idx = gather_csr(self.rowptr, targets)  # The rows of Q P.
+        col = self.col.index_select(0, idx)  # [E], global ids
+        value = self.value.index_select(0, idx)  # [E]
+        num_edges = col.numel()
+
+        # The distinct columns (targets' own ones included), without a sort:
+        # every column is represented by the position of its last edge, and
+        # the candidates live in that position space (non-representative
+        # positions get p = 0, so they are never drawn).
+        assoc = self._scratch()
+        pos = torch.arange(num_edges, device=device)
+        assoc.scatter_reduce_(0, col, pos, 'amax')
+        rep = assoc.index_select(0, col)  # [E], the column's representative
+        tgt = assoc.index_select(0, targets)  # [n_t]
+        assoc.index_fill_(0, col, -1)
+
+        # p_i ~ ||Q P[:, i]||^2, zero on the targets' own columns, which are
+        # taken exactly:
+        p = value.new_zeros(num_edges).index_add_(0, rep, value * value)
+        p.index_fill_(0, tgt, 0.0)
+        sel, pi = self._draw(p, num_samples, generator)  # Positions.
+        pi.index_fill_(0, tgt, 1.0)
+
+        # Targets keep their order, the sampled nodes come after them:
+        taken = torch.cat([tgt, sel], dim=0)  # [n_t + s], positions
+        local = torch.full((num_edges, ), -1, dtype=torch.long, device=device)
+        local.index_copy_(0, taken, torch.arange(taken.numel(),
+                                                 device=device))
+        src = local.index_select(0, rep)  # [E], -1 for columns not taken
+        weight = value / pi.index_select(0, rep).to(value.dtype)  # [E]
+        n_id = col.index_select(0, taken)  # [n_t + s], targets first
+        return (n_id, ) + self._finish(ptr, src, weight, num_targets)
+
+    def _sample_fastgcn(
+        self,
+        targets: Tensor,
+        num_samples: int,
+        generator: Optional[torch.Generator],
+    ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        device = self.device
+        num_targets = targets.numel()
+        ptr, idx = gather_csr(self.rowptr, targets)  # The rows of Q P.
+        col = self.col.index_select(0, idx)  # [E], global ids
+        value = self.value.index_select(0, idx)  # [E]
+
+        # p_i ~ ||P[:, i]||^2 over all nodes outside U_l:
+        assert self.col_norm is not None
+        p = self.col_norm.index_fill(0, targets, 0.0)  # [N]
+        sel, pi = self._draw(p, num_samples, generator)  # Global ids.
+        pi.index_fill_(0, targets, 1.0)
+
+        assoc = self._scratch()
+        num_sel = sel.numel()
+        assoc.index_copy_(0, targets, torch.arange(num_targets,
+                                                   device=device))
+        assoc.index_copy_(
+            0, sel,
+            torch.arange(num_targets, num_targets + num_sel, device=device))
+        src = assoc.index_select(0, col)  # [E], -1 for nodes not taken
+        assoc.index_fill_(0, targets, -1)
+        assoc.index_fill_(0, sel, -1)
+
+        # Drop the sampled nodes without an edge into U_l:
+        used = torch.zeros(num_targets + num_sel, dtype=torch.bool,
+                           device=device)
+        used[src[src >= 0]] = True
+        used[:num_targets] = True
+        if not bool(used.all()):
+            remap = used.cumsum(0) - 1  # [n_t + s]
+            src = torch.where(src >= 0, remap[src.clamp(min=0)], -1)
+            sel = sel[used[num_targets:]]
+        weight = value / pi.index_select(0, col).to(value.dtype)  # [E]
+        n_id = torch.cat([targets, sel], dim=0)
+        return (n_id, ) + self._finish(ptr, src, weight, num_targets)
+
+    def _finish(self, ptr: Tensor, src: Tensor, weight: Tensor,
+                num_targets: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        # Drops the edges of columns not taken, row-normalizes, and returns
+        # (rowptr, src, dst, weight), grouped by target.
+        device = self.device
+        taken = src >= 0
+        count = torch.zeros(src.numel() + 1, dtype=torch.long, device=device)
+        torch.cumsum(taken, 0, out=count[1:])
+        rowptr = count.index_select(0, ptr)  # [n_t + 1]
+        keep = taken.nonzero().view(-1)
+        src = src.index_select(0, keep)  # [E']
+        weight = weight.index_select(0, keep)  # [E']
+        deg = rowptr[1:] - rowptr[:-1]  # [n_t]
+        dst = torch.arange(num_targets, device=device).repeat_interleave(
+            deg, output_size=src.numel())  # [E']
+        if self.normalize:
+            row_sum = torch.segment_reduce(weight, 'sum', offsets=rowptr)
+            weight = weight / row_sum.index_select(0, dst)
+        return rowptr, src, dst, weight
+
+
+class LADIESLoader(DataLoader):
+    r"""The layer-wise importance sampling loader from the `"Layer-Dependent
+    Importance Sampling for Training Deep and Large Graph Convolutional
+    Networks" <https://arxiv.org/abs/1911.07323>`_ paper (LADIES), with the
+    layer-independent sampling of the `"FastGCN: Fast Learning with Graph
+    Convolutional Networks via Importance Sampling"
+    <https://arxiv.org/abs/1801.10247>`_ paper as :obj:`mode='fastgcn'`.
+
+    The loader works on the normalized adjacency with self-loops
+
+    .. math::
+        \mathbf{P} = \mathbf{\tilde{D}}^{-1/2} (\mathbf{A} + \mathbf{I})
+        \mathbf{\tilde{D}}^{-1/2},
+
+    computed once from :obj:`data`'s structure: existing self-loops and edge
+    weights are ignored, and rows are targets (:math:`P_{ij}` belongs to the
+    edge :math:`j \rightarrow i`, :math:`\tilde{d}_i` is the in-degree plus
+    one, as in PyG's :class:`~torch_geometric.nn.conv.GCNConv`), so a
+    directed graph propagates along its edges.
+
+    Node sets are sampled from the top layer down. The output nodes
+    :math:`\mathcal{U}_L` are a batch of :obj:`input_nodes`. Given the nodes
+    :math:`\mathcal{U}_\ell` of layer :math:`\ell`, the input set
+    :math:`\mathcal{U}_{\ell - 1}` holds :math:`\mathcal{U}_\ell` itself
+    (first, so targets keep their own rows) and :math:`s` nodes drawn among
+    the other nodes :math:`i \notin \mathcal{U}_\ell` with probabilities
+
+    .. math::
+        p_i \propto \| \mathbf{P}_{\mathcal{U}_\ell, i} \|^2
+        \quad \textrm{(LADIES)}, \qquad
+        p_i \propto \| \mathbf{P}_{:, i} \|^2 \quad \textrm{(FastGCN)}.
+
+    With :obj:`sampler='systematic'`, they are drawn without replacement by
+    systematic PPS sampling with exact inclusion probabilities
+    :math:`\pi_i = \min(1, c \cdot p_i)`, :math:`\sum_i \pi_i = s` (see
+    :func:`systematic_sampling`), and the sampled adjacency of a target
+    :math:`u \in \mathcal{U}_\ell` is
+
+    .. math::
+        \hat{P}_{uj} = P_{uj} \textrm{ for } j \in \mathcal{U}_\ell, \qquad
+        \hat{P}_{ui} = \frac{P_{ui}}{\pi_i} \textrm{ for sampled }
+        i \notin \mathcal{U}_\ell,
+
+    so that :math:`\sum_j \hat{P}_{uj} \mathbf{h}_j` is an exactly unbiased
+    estimate of :math:`(\mathbf{P} \mathbf{H})_u`. With
+    :obj:`sampler='multinomial'`, they are drawn by
+    :func:`torch.multinomial` without replacement and weighted by
+    :math:`P_{ui} / (s \cdot p_i)`, as in the authors' code, which is
+    unbiased only approximately. FastGCN drops sampled nodes without an edge
+    into :math:`\mathcal{U}_\ell` (their column would be zero), so it may
+    return fewer than :math:`s` new nodes. With :obj:`normalize=True`, each
+    target row of :math:`\hat{\mathbf{P}}` is then divided by its sum, as in
+    the paper's implementation.
+
+    The loader yields :class:`LayerwiseData` batches, for
+    :meth:`pyg_gas.ScalableGNN.forward_layerwise`:
+
+    .. code-block:: python
+
+        loader = LADIESLoader(data, data.train_mask, batch_size=512,
+                              num_samples=[512, 512], num_layers=2)
+        for batch in loader:
+            out = model.forward_layerwise(batch.x, batch.adjs_t)
+            loss = F.cross_entropy(out, batch.y[:batch.batch_size])
+
+    All sampling is vectorized torch code on the graph's device: it runs on
+    CUDA when :obj:`data` lives there (with :obj:`num_workers=0`).
+
+    Args:
+        data (Data): The graph, with :obj:`edge_index` or :obj:`adj_t`.
+        input_nodes (torch.Tensor, optional): The output nodes to iterate
+            over, as indices or as a boolean mask; all nodes if :obj:`None`.
+            (default: :obj:`None`)
+        batch_size (int, optional): The number of output nodes per batch.
+            (default: :obj:`512`)
+        num_samples (int or [int], optional): The number of nodes sampled
+            for each layer's input set, besides the layer's own nodes: one
+            value for all layers, or one per layer where :obj:`num_samples[l]`
+            is for the input set of layer :obj:`l`, :obj:`0` being the model's
+            input layer. (default: :obj:`512`)
+        num_layers (int, optional): The number of layers :math:`L`.
+            (default: :obj:`2`)
+        mode (str, optional): :obj:`'ladies'` (layer-dependent) or
+            :obj:`'fastgcn'` (layer-independent) probabilities.
+            (default: :obj:`'ladies'`)
+        sampler (str, optional): :obj:`'systematic'` (exact inclusion
+            probabilities, unbiased) or :obj:`'multinomial'`.
+            (default: :obj:`'systematic'`)
+        normalize (bool, optional): Row-normalizes the sampled adjacencies.
+            (default: :obj:`True`)
+        shuffle (bool, optional): Shuffles the output nodes every epoch.
+            (default: :obj:`False`)
+        seed (int, optional): Seeds one :class:`torch.Generator` for the
+            loader, used for shuffling and sampling, so that two loaders with
+            the same seed yield the same batches. With :obj:`num_workers > 0`,
+            each worker samples with a generator seeded by the worker seed
+            that the :class:`~torch.utils.data.DataLoader` draws from it, so
+            seeded runs repeat exactly as well (for the same
+            :obj:`num_workers`). If :obj:`None`, the global RNG is used.
+            (default: :obj:`None`)
+        **kwargs (optional): Arguments of
+            :class:`torch.utils.data.DataLoader`, such as
+            :obj:`num_workers`.
+    """
+    def __init__(
+        self,
+        data: Data,
+        input_nodes: Optional[Tensor] = None,
+        batch_size: int = 512,
+        num_samples: Union[int, List[int]] = 512,
+        num_layers: int = 2,
+        mode: Mode = 'ladies',
+        sampler: SamplerKind = 'systematic',
+        normalize: bool = True,
+        shuffle: bool = False,
+        seed: Optional[int] = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.pop('collate_fn', None)
+        kwargs.pop('dataset', None)
+        batch_size = _check_int('batch_size', batch_size)
+        self.sampler_ = LADIESSampler(data, num_samples, num_layers, mode,
+                                      sampler, normalize, input_nodes, seed)
+        if seed is not None:
+            if kwargs.get('generator') is not None:
+                raise ValueError("Pass either 'seed' or 'generator', not both")
+            kwargs['generator'] = torch.Generator().manual_seed(seed)
+            if self.sampler_.device.type == 'cpu':  # One for both.
+                self.sampler_.generator = kwargs['generator']
+        if self.sampler_.device.type != 'cpu' and kwargs.get(
+                'num_workers', 0) > 0:
+            raise ValueError(f"'num_workers' > 0 needs the graph on CPU "
+                             f"(got device {self.sampler_.device})")
+        self.data = data
+        self.input_nodes = self.sampler_.input_nodes
+        self.num_samples = self.sampler_.num_samples
+        self.num_layers = num_layers
+        self.mode = mode
+        self.seed = seed
+        super().__init__(range(self.input_nodes.numel()),
+                         batch_size=batch_size, shuffle=shuffle,
+                         collate_fn=self.sampler_, **kwargs)
+
+    def sample(self, nodes: Tensor) -> LayerwiseData:
+        r"""Samples one mini-batch whose output nodes are :obj:`nodes`."""
+        return self.sampler_.sample(nodes)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_nodes='
+                f'{self.sampler_.num_nodes}, num_inputs='
+                f'{self.input_nodes.numel()}, batch_size={self.batch_size}, '
+                f'num_samples={self.num_samples}, mode={self.mode!r}, '
+                f'sampler={self.sampler_.sampler!r})')
+
