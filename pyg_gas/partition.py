@@ -1,9 +1,7 @@
 import hashlib
 import json
 import numbers
-import os
 import os.path as osp
-import tempfile
 import time
 from typing import Any, Literal, Optional, Tuple, Union
 
@@ -22,7 +20,12 @@ from pyg_gas.typing import (
     pymetis,
     require,
 )
-from pyg_gas.utils import get_edge_index, is_sparse, sparse_to_edge_index
+from pyg_gas.utils import (
+    atomic_write,
+    get_edge_index,
+    is_sparse,
+    sparse_to_edge_index,
+)
 from pyg_gas.utils import log as _log
 
 Backend = Literal['auto', 'pymetis', 'torch_sparse', 'pyg_lib']
@@ -108,19 +111,8 @@ def _load_cache(path: str, key: str,
 
 
 def _save_cache(path: str, key: str, perm: Tensor, ptr: Tensor) -> None:
-    directory = osp.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.metis-', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save({'key': key, 'perm': perm, 'ptr': ptr}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # Atomic: readers see the old or new file.
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda f: torch.save(
+        {'key': key, 'perm': perm, 'ptr': ptr}, f))
 
 
 def metis(

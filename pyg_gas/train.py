@@ -2,13 +2,10 @@ r"""The training and evaluation loop shared by the ``pyg-gas`` command and
 the examples."""
 import inspect
 import json
-import os
-import os.path as osp
 import random
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Dict, List, Optional
@@ -27,7 +24,7 @@ from pyg_gas.loader import ClusterLoader, EvalSubgraphLoader, SubgraphLoader
 from pyg_gas.nn.models import APPNP, GAT, GCN, GCN2, GIN, PNA, SAGE
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.partition import metis, permute
-from pyg_gas.utils import to_adj_t
+from pyg_gas.utils import atomic_write, to_adj_t
 
 MODELS = {
     'gcn': GCN,
@@ -106,8 +103,13 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
                      nonreg_weight_decay=5e-4, dropout=0.6, epochs=400),
         'appnp': dict(_PLANETOID, hidden=64, layers=10, alpha=0.1, lr=0.01,
                       weight_decay=5e-3, dropout=0.5, epochs=200),
-        'pna': dict(_PLANETOID, hidden=16, layers=2, lr=0.005,
-                    weight_decay=5e-4, nonreg_weight_decay=5e-4,
+        # PNA's min/max/std features need batch norm to train at all, batch
+        # norm needs batches of more than a few clusters, and PNA overfits
+        # Cora less on raw binary features:
+        'pna': dict(_PLANETOID, batch_size=20, hidden=64, layers=2,
+                    lr=0.005, linear=True,
+                    batch_norm=True, normalize_features=False,
+                    weight_decay=5e-3, nonreg_weight_decay=5e-3,
                     dropout=0.5, epochs=200),
     },
 }
@@ -201,18 +203,11 @@ def _accuracy(out: Tensor, y: Tensor, mask: Tensor) -> float:
 
 def write_json(path: str, obj: Dict[str, Any]) -> None:
     r"""Writes :obj:`obj` as JSON to :obj:`path` atomically."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.write('\n')
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    def write(f: Any) -> None:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write('\n')
+
+    atomic_write(path, write, mode='w')
 
 
 def run(config: TrainConfig) -> Dict[str, Any]:

@@ -1,5 +1,7 @@
 r"""Graph helpers shared by partitioning, loaders and models."""
+import os
 import sys
+import tempfile
 import warnings
 from typing import Any, Optional, Tuple, Union
 
@@ -8,6 +10,28 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from pyg_gas.typing import WITH_TORCH_SPARSE, SparseTensor
+
+
+def atomic_write(path: str, write: Any, mode: str = 'wb') -> None:
+    r"""Writes a file atomically: :obj:`write(f)` fills a temporary file in
+    the same directory, which then replaces :obj:`path` in one step, so
+    readers see the old file or the new one, never a partial one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # As 'open' would create it.
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def log(msg: str) -> None:
@@ -111,7 +135,7 @@ def to_csr(edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
     perm = torch.argsort(dst, stable=True)
     col = src[perm]
     deg = torch.bincount(dst, minlength=num_nodes)
-    rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+    rowptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=dst.device)
     torch.cumsum(deg, dim=0, out=rowptr[1:])
     return rowptr, col, perm
 
@@ -122,12 +146,13 @@ def gather_csr(rowptr: Tensor, nodes: Tensor) -> Tuple[Tensor, Tensor]:
     part of it. Vectorized: no loop over nodes."""
     start = rowptr[nodes]  # [num_rows]
     deg = rowptr[nodes + 1] - start  # [num_rows]
-    ptr = torch.zeros(nodes.numel() + 1, dtype=torch.long)
+    ptr = torch.zeros(nodes.numel() + 1, dtype=torch.long,
+                      device=nodes.device)
     torch.cumsum(deg, dim=0, out=ptr[1:])
     total = int(ptr[-1])
     # Position k of the output belongs to row r(k) and reads from
     # start[r(k)] + (k - ptr[r(k)]):
-    idx = torch.arange(total, dtype=torch.long)
+    idx = torch.arange(total, dtype=torch.long, device=nodes.device)
     idx += (start - ptr[:-1]).repeat_interleave(deg, output_size=total)
     return ptr, idx
 

@@ -1,5 +1,4 @@
 import json
-import statistics
 import subprocess
 import sys
 
@@ -16,21 +15,6 @@ def _run(seed, loader, model='gcn', **kwargs):
     config = TrainConfig(dataset='cora', model=model, loader=loader,
                          seed=seed, progress=False, **kwargs)
     return run(config)
-
-
-def test_gas_gcn_cora_accuracy():
-    # GAS paper: GCN on Cora, 82.29. Floor: 0.80 mean over three seeds.
-    gas = [_run(seed, 'gas')['test_acc'] for seed in range(3)]
-    full = [_run(seed, 'full')['test_acc'] for seed in range(3)]
-    gas_mean, full_mean = statistics.mean(gas), statistics.mean(full)
-    assert gas_mean >= 0.80, gas
-    assert abs(gas_mean - full_mean) <= 0.015, (gas, full)
-
-
-def test_cluster_gcn_cora_accuracy():
-    result = _run(0, 'cluster')
-    assert result['test_acc'] >= 0.75
-    assert result['loader'] == 'cluster'
 
 
 @pytest.mark.parametrize('loader', ['gas', 'cluster', 'full'])

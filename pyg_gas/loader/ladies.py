@@ -190,7 +190,7 @@ def _systematic(pi: Tensor, certain: Optional[Tensor], max_pi: float,
                                  device=device))
             points = torch.arange(u, u + num_points - 0.5, 1.0,
                                   dtype=torch.float64, device=device)
-            if float(points[-1]) >= total:  # Round-off, or a fractional sum.
+            if u + (num_points - 1) >= total:  # Round-off or fractional sum.
                 points = points[:-1]
             # The item whose interval [cum[i - 1], cum[i]) holds the point:
             pos = torch.searchsorted(cum, points, right=True)
@@ -371,8 +371,11 @@ class LADIESSampler:
         self.rowptr = rowptr.to(device)
         self.col = col.to(device)
         self.value = value.to(torch.get_default_dtype()).to(device)
+        self.value_sq: Optional[Tensor] = None
         self.col_norm: Optional[Tensor] = None
-        if mode == 'fastgcn':  # ||P[:, i]||^2, layer-independent.
+        if mode == 'ladies':  # P_ij^2, for ||Q P[:, i]||^2.
+            self.value_sq = value.pow(2).to(device)
+        else:  # ||P[:, i]||^2, layer-independent.
             col_norm = torch.zeros(num_nodes, dtype=torch.float64)
             col_norm.index_add_(0, col, value.pow(2))
             self.col_norm = col_norm.to(device)
@@ -432,11 +435,21 @@ class LADIESSampler:
 
     def _sample(self, nodes: Tensor) -> 'LayerwiseData':
         nodes = nodes.to(self.device)
-        if self.device.type == 'cpu':
+        if self.device.type != 'cpu':
+            # 'gather_csr' allocates without a device argument:
+            with torch.device(self.device):
+                return self._sample_layers(nodes)
+        # Sampling is a chain of many small ops, for which intra-op threads
+        # only add synchronization (a lot of it on a busy machine): run it
+        # on one thread, as DataLoader workers do anyway.
+        num_threads = torch.get_num_threads()
+        if num_threads == 1:
             return self._sample_layers(nodes)
-        # 'gather_csr' allocates without a device argument:
-        with torch.device(self.device):
+        torch.set_num_threads(1)
+        try:
             return self._sample_layers(nodes)
+        finally:
+            torch.set_num_threads(num_threads)
 
     def _sample_layers(self, nodes: Tensor) -> 'LayerwiseData':
         generator = self._get_generator()
@@ -511,14 +524,18 @@ class LADIESSampler:
         # positions get p = 0, so they are never drawn).
         assoc = self._scratch()
         pos = torch.arange(num_edges, device=device)
-        assoc.scatter_reduce_(0, col, pos, 'amax')
-        rep = assoc.index_select(0, col)  # [E], the column's representative
-        tgt = assoc.index_select(0, targets)  # [n_t]
-        assoc.index_fill_(0, col, -1)
+        try:
+            assoc.scatter_reduce_(0, col, pos, 'amax')
+            rep = assoc.index_select(0, col)  # [E], the column's representative
+            tgt = assoc.index_select(0, targets)  # [n_t]
+        finally:
+            assoc.index_fill_(0, col, -1)
 
         # p_i ~ ||Q P[:, i]||^2, zero on the targets' own columns, which are
         # taken exactly:
-        p = value.new_zeros(num_edges).index_add_(0, rep, value * value)
+        assert self.value_sq is not None
+        p = torch.zeros(num_edges, dtype=torch.float64, device=device)
+        p.index_add_(0, rep, self.value_sq.index_select(0, idx))  # [E]
         p.index_fill_(0, tgt, 0.0)
         sel, pi = self._draw(p, num_samples, generator)  # Positions.
         pi.index_fill_(0, tgt, 1.0)
@@ -553,14 +570,17 @@ class LADIESSampler:
 
         assoc = self._scratch()
         num_sel = sel.numel()
-        assoc.index_copy_(0, targets, torch.arange(num_targets,
-                                                   device=device))
-        assoc.index_copy_(
-            0, sel,
-            torch.arange(num_targets, num_targets + num_sel, device=device))
-        src = assoc.index_select(0, col)  # [E], -1 for nodes not taken
-        assoc.index_fill_(0, targets, -1)
-        assoc.index_fill_(0, sel, -1)
+        try:
+            assoc.index_copy_(0, targets, torch.arange(num_targets,
+                                                       device=device))
+            assoc.index_copy_(
+                0, sel,
+                torch.arange(num_targets, num_targets + num_sel,
+                             device=device))
+            src = assoc.index_select(0, col)  # [E], -1 for nodes not taken
+        finally:
+            assoc.index_fill_(0, targets, -1)
+            assoc.index_fill_(0, sel, -1)
 
         # Drop the sampled nodes without an edge into U_l:
         used = torch.zeros(num_targets + num_sel, dtype=torch.bool,
@@ -584,9 +604,8 @@ class LADIESSampler:
         count = torch.zeros(src.numel() + 1, dtype=torch.long, device=device)
         torch.cumsum(taken, 0, out=count[1:])
         rowptr = count.index_select(0, ptr)  # [n_t + 1]
-        keep = taken.nonzero().view(-1)
-        src = src.index_select(0, keep)  # [E']
-        weight = weight.index_select(0, keep)  # [E']
+        src = src.masked_select(taken)  # [E']
+        weight = weight.masked_select(taken)  # [E']
         deg = rowptr[1:] - rowptr[:-1]  # [n_t]
         dst = torch.arange(num_targets, device=device).repeat_interleave(
             deg, output_size=src.numel())  # [E']
@@ -661,8 +680,16 @@ class LADIESLoader(DataLoader):
             out = model.forward_layerwise(batch.x, batch.adjs_t)
             loss = F.cross_entropy(out, batch.y[:batch.batch_size])
 
-    All sampling is vectorized torch code on the graph's device: it runs on
-    CUDA when :obj:`data` lives there (with :obj:`num_workers=0`).
+    :meth:`sample` draws one batch for given output nodes. All sampling is
+    vectorized torch code on the graph's device (CSR row gathers, scatter
+    and segment sums, no loop over nodes): it runs on CUDA when :obj:`data`
+    lives there (with :obj:`num_workers=0`). On CPU it runs on one intra-op
+    thread, since it is a chain of small ops that extra threads only slow
+    down; the caller's setting is restored afterwards.
+
+    The number of nodes per layer is bounded: :math:`n_\ell \leq
+    n_{\ell + 1} + \textrm{num\_samples}[\ell]`, with equality for LADIES
+    whenever the neighbourhood has enough nodes.
 
     Args:
         data (Data): The graph, with :obj:`edge_index` or :obj:`adj_t`.
@@ -717,36 +744,36 @@ class LADIESLoader(DataLoader):
         kwargs.pop('collate_fn', None)
         kwargs.pop('dataset', None)
         batch_size = _check_int('batch_size', batch_size)
-        self.sampler_ = LADIESSampler(data, num_samples, num_layers, mode,
+        self.collater = LADIESSampler(data, num_samples, num_layers, mode,
                                       sampler, normalize, input_nodes, seed)
         if seed is not None:
             if kwargs.get('generator') is not None:
                 raise ValueError("Pass either 'seed' or 'generator', not both")
             kwargs['generator'] = torch.Generator().manual_seed(seed)
-            if self.sampler_.device.type == 'cpu':  # One for both.
-                self.sampler_.generator = kwargs['generator']
-        if self.sampler_.device.type != 'cpu' and kwargs.get(
+            if self.collater.device.type == 'cpu':  # One for both.
+                self.collater.generator = kwargs['generator']
+        if self.collater.device.type != 'cpu' and kwargs.get(
                 'num_workers', 0) > 0:
             raise ValueError(f"'num_workers' > 0 needs the graph on CPU "
-                             f"(got device {self.sampler_.device})")
+                             f"(got device {self.collater.device})")
         self.data = data
-        self.input_nodes = self.sampler_.input_nodes
-        self.num_samples = self.sampler_.num_samples
+        self.input_nodes = self.collater.input_nodes
+        self.num_samples = self.collater.num_samples
         self.num_layers = num_layers
         self.mode = mode
         self.seed = seed
         super().__init__(range(self.input_nodes.numel()),
                          batch_size=batch_size, shuffle=shuffle,
-                         collate_fn=self.sampler_, **kwargs)
+                         collate_fn=self.collater, **kwargs)
 
     def sample(self, nodes: Tensor) -> LayerwiseData:
         r"""Samples one mini-batch whose output nodes are :obj:`nodes`."""
-        return self.sampler_.sample(nodes)
+        return self.collater.sample(nodes)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_nodes='
-                f'{self.sampler_.num_nodes}, num_inputs='
+                f'{self.collater.num_nodes}, num_inputs='
                 f'{self.input_nodes.numel()}, batch_size={self.batch_size}, '
                 f'num_samples={self.num_samples}, mode={self.mode!r}, '
-                f'sampler={self.sampler_.sampler!r})')
+                f'sampler={self.collater.sampler!r})')
 
