@@ -39,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--hidden', type=int)
     p.add_argument('--layers', type=int)
     p.add_argument('--num-parts', type=int)
-    p.add_argument('--batch-size', type=int, help='clusters per mini-batch')
+    p.add_argument('--batch-size', type=int,
+                   help='clusters per mini-batch (gas, cluster), or output '
+                   'nodes per mini-batch (ladies, fastgcn)')
+    p.add_argument('--num-samples', type=int,
+                   help='nodes sampled per layer (ladies, fastgcn)')
     p.add_argument('--lr', type=float)
     p.add_argument('--weight-decay', type=float)
     p.add_argument('--nonreg-weight-decay', type=float)

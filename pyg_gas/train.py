@@ -20,7 +20,12 @@ from tqdm import tqdm
 
 import pyg_gas
 from pyg_gas.datasets import load_dataset
-from pyg_gas.loader import ClusterLoader, EvalSubgraphLoader, SubgraphLoader
+from pyg_gas.loader import (
+    ClusterLoader,
+    EvalSubgraphLoader,
+    LADIESLoader,
+    SubgraphLoader,
+)
 from pyg_gas.nn.models import APPNP, GAT, GCN, GCN2, GIN, PNA, SAGE
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.partition import metis, permute
@@ -35,7 +40,9 @@ MODELS = {
     'appnp': APPNP,
     'pna': PNA,
 }
-LOADERS = ('gas', 'cluster', 'full')
+LOADERS = ('gas', 'cluster', 'full', 'ladies', 'fastgcn')
+#: Loaders that train on sampled layers and evaluate on the whole graph.
+LAYERWISE = ('ladies', 'fastgcn')
 DEVICES = ('cpu', 'cuda', 'auto')
 
 
@@ -53,6 +60,7 @@ class TrainConfig:
     layers: Optional[int] = None
     num_parts: Optional[int] = None
     batch_size: Optional[int] = None
+    num_samples: Optional[int] = None
     lr: Optional[float] = None
     weight_decay: Optional[float] = None
     nonreg_weight_decay: Optional[float] = None
@@ -79,7 +87,8 @@ class TrainConfig:
 
 #: Generic hyperparameters.
 DEFAULTS: Dict[str, Any] = dict(
-    epochs=200, hidden=256, layers=3, num_parts=40, batch_size=10, lr=0.01,
+    epochs=200, hidden=256, layers=3, num_parts=40, batch_size=10,
+    num_samples=512, lr=0.01,
     weight_decay=0.0, nonreg_weight_decay=0.0, dropout=0.5, drop_input=True,
     batch_norm=False, residual=False, linear=False, normalize_features=False,
     heads=8, attn_dropout=0.0, alpha=0.1, theta=0.5, shared_weights=True)
@@ -115,6 +124,22 @@ PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
 }
 
 
+#: The batch size of the layer-wise loaders counts output nodes, not
+#: clusters: their values come first.
+LOADER_DEFAULTS: Dict[str, Dict[str, Any]] = {
+    'ladies': dict(batch_size=512, num_samples=512),
+    'fastgcn': dict(batch_size=512, num_samples=512),
+}
+LOADER_PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
+    # 64 of the 140 training nodes per batch and 128 sampled nodes per
+    # layer: within 0.2 points of full batch (benchmarks/ladies_cora.py).
+    'planetoid': {
+        'ladies': dict(batch_size=64, num_samples=128),
+        'fastgcn': dict(batch_size=64, num_samples=128),
+    },
+}
+
+
 def _family(dataset: str) -> str:
     name = dataset.lower()
     if name == 'cora' or name.startswith('planetoid:'):
@@ -134,14 +159,20 @@ def resolve(config: TrainConfig) -> TrainConfig:
     if config.device not in DEVICES:
         raise ValueError(f"'device' must be one of {list(DEVICES)} "
                          f"(got '{config.device}')")
-    preset = PRESETS.get(_family(config.dataset), {}).get(config.model, {})
+    family = _family(config.dataset)
+    layers = [
+        LOADER_PRESETS.get(family, {}).get(config.loader, {}),
+        LOADER_DEFAULTS.get(config.loader, {}),
+        PRESETS.get(family, {}).get(config.model, {}),
+        DEFAULTS,
+    ]
     values = asdict(config)
     for key, value in values.items():
         if value is None and key in DEFAULTS:
-            values[key] = preset.get(key, DEFAULTS[key])
+            values[key] = next(layer[key] for layer in layers if key in layer)
     out = TrainConfig(**values)
     for key in ('epochs', 'hidden', 'layers', 'num_parts', 'batch_size',
-                'eval_every', 'log_every'):
+                'num_samples', 'eval_every', 'log_every'):
         if getattr(out, key) < 1:
             raise ValueError(f"'{key}' must be at least 1 "
                              f"(got {getattr(out, key)})")
@@ -232,11 +263,22 @@ def run(config: TrainConfig) -> Dict[str, Any]:
     data = model.transform(data)
 
     partition_time = 0.0
-    if config.loader == 'full':
+    if config.loader == 'full' or config.loader in LAYERWISE:
+        train_loader = eval_loader = None
+        if config.loader in LAYERWISE:
+            # Batches of training nodes; the loader computes its own
+            # normalized adjacency.
+            train_loader = LADIESLoader(
+                data, input_nodes=data.train_mask,
+                batch_size=config.batch_size,
+                num_samples=config.num_samples, num_layers=config.layers,
+                mode=config.loader, shuffle=True, seed=config.seed,
+                num_workers=config.num_workers,
+                persistent_workers=config.num_workers > 0)
+        # Evaluation (and full-batch training) on the whole graph:
         data = data.to(device)
         adj_t = to_adj_t(data.edge_index, data.num_nodes,
                          data.get('edge_weight'))
-        train_loader = eval_loader = None
     else:
         if config.num_parts > data.num_nodes:
             raise ValueError(f"'num_parts' must be in [1, {data.num_nodes}] "
@@ -282,6 +324,8 @@ def run(config: TrainConfig) -> Dict[str, Any]:
             if config.loader == 'gas':
                 out = model(batch.x, batch.adj_t, bs, batch.n_id,
                             batch.offset, batch.count)
+            elif config.loader in LAYERWISE:
+                out = model.forward_layerwise(batch.x, batch.adjs_t)
             else:
                 out = model(batch.x, batch.adj_t)
             if track_staleness and batch.n_id.numel() > bs:
