@@ -17,7 +17,7 @@ def _run(seed, loader, model='gcn', **kwargs):
     return run(config)
 
 
-@pytest.mark.parametrize('loader', ['gas', 'cluster', 'full'])
+@pytest.mark.parametrize('loader', ['gas', 'cluster', 'full', 'ladies'])
 def test_run_result_fields(loader, tmp_path):
     path = tmp_path / 'out' / 'result.json'
     result = _run(1, loader, model='sage', epochs=3, json=str(path))
@@ -70,6 +70,11 @@ def test_resolve_presets():
     assert config.normalize_features is True
     config = resolve(TrainConfig(dataset='cora', hidden=64))
     assert config.hidden == 64
+    # The layer-wise loaders count output nodes, not clusters:
+    config = resolve(TrainConfig(dataset='cora', loader='ladies'))
+    assert (config.batch_size, config.num_samples) == (64, 128)
+    config = resolve(TrainConfig(dataset='cora', model='pna'))
+    assert config.batch_size == 20 and config.batch_norm is True
     with pytest.raises(ValueError, match="'model'"):
         resolve(TrainConfig(model='mlp'))
     with pytest.raises(ValueError, match="'device'"):

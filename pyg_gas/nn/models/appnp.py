@@ -5,9 +5,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Linear, ModuleList
 from torch_geometric.data import Data
-from torch_geometric.transforms import GCNNorm
 from torch_geometric.utils import spmm
 
+from pyg_gas.nn.models.gcn import gcn_normalize
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.typing import Adj
 from pyg_gas.utils import num_target_nodes
@@ -93,8 +93,8 @@ class APPNP(ScalableGNN):
 
     def transform(self, data: Data) -> Data:
         r"""Adds self-loops and stores the symmetric GCN normalization of the
-        whole graph as :obj:`edge_weight`."""
-        return GCNNorm(add_self_loops=True)(data.clone())
+        whole graph as :obj:`edge_weight` (see :func:`gcn_normalize`)."""
+        return gcn_normalize(data)
 
     def init_state(self, x: Tensor) -> Dict[str, Any]:
         if self.drop_input:

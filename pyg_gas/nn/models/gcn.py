@@ -8,6 +8,16 @@ from torch_geometric.transforms import GCNNorm
 from pyg_gas.nn.models.basic import BasicGAS
 
 
+def gcn_normalize(data: Data) -> Data:
+    r"""Returns a copy of :obj:`data` with self-loops added and the symmetric
+    GCN normalization :math:`\mathbf{\hat{D}}^{-1/2} \mathbf{\hat{A}}
+    \mathbf{\hat{D}}^{-1/2}` of the *whole* graph stored as
+    :obj:`edge_weight`, so that mini-batches see whole-graph degrees."""
+    if data.edge_index is None:
+        raise ValueError("GCN normalization needs 'edge_index'")
+    return GCNNorm(add_self_loops=True)(data.clone())
+
+
 class GCN(BasicGAS):
     r"""The graph convolutional network from the `"Semi-supervised
     Classification with Graph Convolutional Networks"
@@ -34,7 +44,5 @@ class GCN(BasicGAS):
 
     def transform(self, data: Data) -> Data:
         r"""Adds self-loops and stores the symmetric GCN normalization of the
-        whole graph as :obj:`edge_weight`."""
-        if 'adj_t' in data and data.edge_index is None:
-            raise ValueError("'GCN.transform' needs 'edge_index'")
-        return GCNNorm(add_self_loops=True)(data.clone())
+        whole graph as :obj:`edge_weight` (see :func:`gcn_normalize`)."""
+        return gcn_normalize(data)
