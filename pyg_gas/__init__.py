@@ -1,8 +1,15 @@
 r"""GNNAutoScale for PyTorch Geometric: train GNNs on graphs larger than
 memory with historical embeddings, METIS clusters and LADIES sampling."""
+from pyg_gas import datasets
 from pyg_gas.data import SubgraphData
 from pyg_gas.history import History
-from pyg_gas.loader import ClusterLoader, EvalSubgraphLoader, SubgraphLoader
+from pyg_gas.loader import (
+    ClusterLoader,
+    EvalSubgraphLoader,
+    LADIESLoader,
+    LayerwiseData,
+    SubgraphLoader,
+)
 from pyg_gas.nn import GASConv, ScalableGNN, gas_batch, gas_inference, models
 from pyg_gas.partition import metis, permute
 
@@ -20,6 +27,9 @@ __all__ = [
     'SubgraphLoader',
     'EvalSubgraphLoader',
     'ClusterLoader',
+    'LADIESLoader',
+    'LayerwiseData',
     'models',
+    'datasets',
     '__version__',
 ]
