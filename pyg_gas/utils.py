@@ -39,6 +39,18 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def check_int(name: str, value: Any, minimum: int = 1) -> int:
+    r"""Returns :obj:`value` if it is an :obj:`int` of at least
+    :obj:`minimum`, and raises a :class:`TypeError` or :class:`ValueError`
+    naming :obj:`name` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"'{name}' must be an int "
+                        f"(got {type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"'{name}' must be at least {minimum} (got {value})")
+    return value
+
+
 def is_sparse(adj: Any) -> bool:
     r"""Whether :obj:`adj` is a torch sparse tensor or a
     :class:`torch_sparse.SparseTensor`."""

@@ -8,7 +8,13 @@ from torch.utils.data import DataLoader, get_worker_info
 from torch_geometric import EdgeIndex
 from torch_geometric.data import Data
 
-from pyg_gas.utils import build_adj_t, gather_csr, get_edge_index, to_csr
+from pyg_gas.utils import (
+    build_adj_t,
+    check_int,
+    gather_csr,
+    get_edge_index,
+    to_csr,
+)
 
 Mode = Literal['ladies', 'fastgcn']
 SamplerKind = Literal['systematic', 'multinomial']
@@ -257,15 +263,6 @@ def _check_num_samples(num_samples: Any, num_layers: int) -> List[int]:
     return values
 
 
-def _check_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"'{name}' must be an int "
-                        f"(got {type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"'{name}' must be at least {minimum} (got {value})")
-    return value
-
-
 def _check_distinct(nodes: Tensor, name: str) -> None:
     num_distinct = torch.unique(nodes).numel()
     if num_distinct != nodes.numel():
@@ -327,7 +324,7 @@ class LADIESSampler:
         if not isinstance(data, Data):
             raise TypeError(f"'data' must be a 'Data' object "
                             f"(got {type(data).__name__})")
-        num_layers = _check_int('num_layers', num_layers)
+        num_layers = check_int('num_layers', num_layers)
         self.num_samples = _check_num_samples(num_samples, num_layers)
         if mode not in MODES:
             raise ValueError(f"'mode' must be one of {list(MODES)} "
@@ -336,7 +333,7 @@ class LADIESSampler:
             raise ValueError(f"'sampler' must be one of {list(SAMPLERS)} "
                              f"(got {sampler!r})")
         if seed is not None:
-            _check_int('seed', seed, minimum=0)
+            check_int('seed', seed, minimum=0)
         self.num_layers = num_layers
         self.mode = mode
         self.sampler = sampler
@@ -743,7 +740,7 @@ class LADIESLoader(DataLoader):
     ) -> None:
         kwargs.pop('collate_fn', None)
         kwargs.pop('dataset', None)
-        batch_size = _check_int('batch_size', batch_size)
+        batch_size = check_int('batch_size', batch_size)
         self.collater = LADIESSampler(data, num_samples, num_layers, mode,
                                       sampler, normalize, input_nodes, seed)
         if seed is not None:

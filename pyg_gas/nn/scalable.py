@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from pyg_gas.history import History
 from pyg_gas.typing import Adj, OptTensor
+from pyg_gas.utils import check_int
 
 
 class ScalableGNN(Module):
@@ -58,12 +59,7 @@ class ScalableGNN(Module):
         history_device: Optional[Union[torch.device, str]] = None,
     ) -> None:
         super().__init__()
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int):
-            raise TypeError(f"'num_layers' must be an int "
-                            f"(got {type(num_layers).__name__})")
-        if num_layers < 1:
-            raise ValueError(f"'num_layers' must be at least 1 "
-                             f"(got {num_layers})")
+        check_int('num_layers', num_layers)
         if isinstance(hidden_channels, int):
             widths = [hidden_channels] * (num_layers - 1)
         else:
