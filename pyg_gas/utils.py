@@ -156,8 +156,8 @@ def gather_csr(rowptr: Tensor, nodes: Tensor) -> Tuple[Tensor, Tensor]:
     r"""Returns :obj:`(ptr, idx)` where :obj:`idx` concatenates the CSR
     positions of the rows :obj:`nodes`, and :obj:`ptr` delimits each row's
     part of it. Vectorized: no loop over nodes."""
-    start = rowptr[nodes]  # [num_rows]
-    deg = rowptr[nodes + 1] - start  # [num_rows]
+    start = rowptr.index_select(0, nodes)  # [num_rows]
+    deg = rowptr.index_select(0, nodes + 1) - start  # [num_rows]
     ptr = torch.zeros(nodes.numel() + 1, dtype=torch.long,
                       device=nodes.device)
     torch.cumsum(deg, dim=0, out=ptr[1:])
@@ -187,6 +187,9 @@ def num_target_nodes(adj_t: Any) -> int:
                      "with its sparse size")
 
 
+_CSR_WARNED = False
+
+
 def build_adj_t(rowptr: Tensor, col: Tensor, value: Optional[Tensor],
                 size: Tuple[int, int], adj_format: str = 'csr') -> Any:
     r"""Builds the transposed adjacency :obj:`adj_t` of shape :obj:`size`
@@ -199,10 +202,16 @@ def build_adj_t(rowptr: Tensor, col: Tensor, value: Optional[Tensor],
                             trust_data=True)
     if value is None:
         value = torch.ones(col.numel(), device=col.device)
-    with warnings.catch_warnings():  # CSR support is "beta" in torch.
-        warnings.filterwarnings('ignore', '.*Sparse CSR tensor support.*')
+    global _CSR_WARNED
+    if _CSR_WARNED:  # torch warns once per process.
         return torch.sparse_csr_tensor(rowptr, col, value, size=size,
                                        check_invariants=False)
+    with warnings.catch_warnings():  # CSR support is "beta" in torch.
+        warnings.filterwarnings('ignore', '.*Sparse CSR tensor support.*')
+        out = torch.sparse_csr_tensor(rowptr, col, value, size=size,
+                                      check_invariants=False)
+    _CSR_WARNED = True
+    return out
 
 
 def to_adj_t(edge_index: Tensor, num_nodes: int,

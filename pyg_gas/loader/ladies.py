@@ -4,7 +4,7 @@ from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, get_worker_info
+from torch.utils.data import DataLoader, Sampler, get_worker_info
 from torch_geometric import EdgeIndex
 from torch_geometric.data import Data
 
@@ -177,32 +177,44 @@ def inclusion_probabilities(p: Tensor, num_samples: int) -> Tensor:
     return pi
 
 
+def _systematic_order(pi: Tensor, generator: Optional[torch.Generator]
+                      ) -> Tuple[Tensor, Tensor]:
+    # A random order of the items and the cumulative sums of 'pi' in it.
+    perm = torch.randperm(pi.numel(), generator=generator, device=pi.device)
+    return perm, pi.index_select(0, perm).cumsum_(0)
+
+
+def _systematic_draw(perm: Tensor, cum: Tensor, max_pi: float,
+                     generator: Optional[torch.Generator]) -> Tensor:
+    # The items of 'perm' whose interval of 'cum' holds one of the points
+    # u + k, k = 0, 1, ..., for a uniform u in [0, 1). Unsorted.
+    total = float(cum[-1])
+    num_points = round(total)
+    if abs(total - num_points) > 1e-9:  # Not a fixed sample size.
+        num_points = math.ceil(total)
+    if num_points <= 0:
+        return perm.new_empty(0)
+    u = float(torch.rand(1, generator=generator, dtype=torch.float64,
+                         device=cum.device))
+    points = torch.arange(u, u + num_points - 0.5, 1.0, dtype=torch.float64,
+                          device=cum.device)
+    if u + (num_points - 1) >= total:  # Round-off or fractional sum.
+        points = points[:-1]
+    # The item whose interval [cum[i - 1], cum[i]) holds the point:
+    pos = torch.searchsorted(cum, points, right=True)
+    if max_pi > 1.0 - 1e-6:  # Guard against round-off.
+        pos = torch.unique_consecutive(pos)
+    return perm.index_select(0, pos)
+
+
 def _systematic(pi: Tensor, certain: Optional[Tensor], max_pi: float,
                 generator: Optional[torch.Generator]) -> Tensor:
     # Systematic sampling by 'pi' (zero on 'certain', largest value
     # 'max_pi'), plus 'certain'. Unsorted.
-    device = pi.device
-    out = torch.empty(0, dtype=torch.long, device=device)
-    num_items = pi.numel()
-    if num_items > 0 and max_pi > 0.0:
-        perm = torch.randperm(num_items, generator=generator, device=device)
-        cum = pi.index_select(0, perm).cumsum_(0)  # [num_items]
-        total = float(cum[-1])
-        num_points = round(total)
-        if abs(total - num_points) > 1e-9:  # Not a fixed sample size.
-            num_points = math.ceil(total)
-        if num_points > 0:
-            u = float(torch.rand(1, generator=generator, dtype=torch.float64,
-                                 device=device))
-            points = torch.arange(u, u + num_points - 0.5, 1.0,
-                                  dtype=torch.float64, device=device)
-            if u + (num_points - 1) >= total:  # Round-off or fractional sum.
-                points = points[:-1]
-            # The item whose interval [cum[i - 1], cum[i]) holds the point:
-            pos = torch.searchsorted(cum, points, right=True)
-            if max_pi > 1.0 - 1e-6:  # Guard against round-off.
-                pos = torch.unique_consecutive(pos)
-            out = perm.index_select(0, pos)
+    out = torch.empty(0, dtype=torch.long, device=pi.device)
+    if pi.numel() > 0 and max_pi > 0.0:
+        perm, cum = _systematic_order(pi, generator)
+        out = _systematic_draw(perm, cum, max_pi, generator)
     if certain is not None:
         out = torch.cat([certain, out], dim=0)
     return out
@@ -383,6 +395,8 @@ class LADIESSampler:
         self._worker_generator: Optional[torch.Generator] = None
         self._worker_seed: Optional[int] = None
         self._assoc: Optional[Tensor] = None
+        self._next_key = 0
+        self._designs: Dict[int, Dict[str, Any]] = {}
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
@@ -390,6 +404,8 @@ class LADIESSampler:
         for key in ('generator', '_worker_generator', '_assoc'):
             state[key] = None
         state['_worker_seed'] = None
+        state['_next_key'] = 0
+        state['_designs'] = {}
         return state
 
     def _get_generator(self) -> Optional[torch.Generator]:
@@ -422,13 +438,18 @@ class LADIESSampler:
         _check_distinct(nodes, 'nodes')
         return self._sample(nodes)
 
-    def _scratch(self) -> Tensor:
-        # A node-indexed map, -1 at rest and restored after every use, so
-        # that a layer costs no O(num_nodes) work.
-        if self._assoc is None:
+    def _stamp(self, count: int) -> Tuple[Tensor, int]:
+        # A node-indexed map and a key base: the keys written in this call
+        # are base + k, 0 <= k < count, and exceed every key written before,
+        # so a node whose entry is below 'base' was not written in this call.
+        # The map is never reset, and a layer costs no O(num_nodes) work.
+        if self._assoc is None or self._next_key + count >= 2**62:
             self._assoc = torch.full((self.num_nodes, ), -1, dtype=torch.long,
                                      device=self.device)
-        return self._assoc
+            self._next_key = 0
+        base = self._next_key
+        self._next_key += count
+        return self._assoc, base
 
     def _sample(self, nodes: Tensor) -> 'LayerwiseData':
         nodes = nodes.to(self.device)
@@ -512,40 +533,78 @@ class LADIESSampler:
         num_targets = targets.numel()
         ptr, idx = gather_csr(self.rowptr, targets)  # The rows of Q P.
         col = self.col.index_select(0, idx)  # [E], global ids
-        value = self.value.index_select(0, idx)  # [E]
         num_edges = col.numel()
 
-        # The distinct columns (targets' own ones included), without a sort:
-        # every column is represented by the position of its last edge, and
-        # the candidates live in that position space (non-representative
-        # positions get p = 0, so they are never drawn).
-        assoc = self._scratch()
-        pos = torch.arange(num_edges, device=device)
-        try:
-            assoc.scatter_reduce_(0, col, pos, 'amax')
-            rep = assoc.index_select(0, col)  # [E], the column's representative
-            tgt = assoc.index_select(0, targets)  # [n_t]
-        finally:
-            assoc.index_fill_(0, col, -1)
+        # The distinct columns, without a sort: the map keeps the key of
+        # each column's last edge, its representative. Every edge learns the
+        # position of its column's representative, and the candidates live
+        # in that position space.
+        assoc, base = self._stamp(num_edges)
+        key = torch.arange(base, base + num_edges, device=device)
+        assoc.scatter_reduce_(0, col, key, 'amax')
+        rep = assoc.index_select(0, col).sub_(base)  # [E]
+        # Every target has its own column (P has self-loops):
+        tgt = assoc.index_select(0, targets).sub_(base)  # [n_t]
 
-        # p_i ~ ||Q P[:, i]||^2, zero on the targets' own columns, which are
-        # taken exactly:
+        # p_i ~ ||Q P[:, i]||^2 at the representatives, zero on the targets'
+        # own columns, which are taken exactly:
         assert self.value_sq is not None
         p = torch.zeros(num_edges, dtype=torch.float64, device=device)
         p.index_add_(0, rep, self.value_sq.index_select(0, idx))  # [E]
         p.index_fill_(0, tgt, 0.0)
         sel, pi = self._draw(p, num_samples, generator)  # Positions.
-        pi.index_fill_(0, tgt, 1.0)
 
         # Targets keep their order, the sampled nodes come after them:
-        taken = torch.cat([tgt, sel], dim=0)  # [n_t + s], positions
+        taken = torch.cat([tgt, sel])  # [n_t + s], positions
         local = torch.full((num_edges, ), -1, dtype=torch.long, device=device)
         local.index_copy_(0, taken, torch.arange(taken.numel(),
                                                  device=device))
         src = local.index_select(0, rep)  # [E], -1 for columns not taken
-        weight = value / pi.index_select(0, rep).to(value.dtype)  # [E]
+        rowptr, keep, src = self._kept(ptr, src)
+        divisor = torch.cat([  # [n_t + s], 1 for the targets' own columns
+            torch.ones(num_targets, dtype=torch.float64, device=device),
+            pi.index_select(0, sel)
+        ])
         n_id = col.index_select(0, taken)  # [n_t + s], targets first
-        return (n_id, ) + self._finish(ptr, src, weight, num_targets)
+        return (n_id, ) + self._finish(rowptr, idx, keep, src, divisor)
+
+    def _fastgcn_draw(
+        self,
+        num_samples: int,
+        generator: Optional[torch.Generator],
+    ) -> Tuple[Tensor, Tensor]:
+        # Draws from all nodes with p_i ~ ||P[:, i]||^2. Returns the nodes
+        # and their inclusion probabilities.
+        assert self.col_norm is not None
+        p = self.col_norm
+        if self.sampler == 'multinomial':
+            sel, pi = self._draw(p, num_samples, generator)
+            return sel, pi.index_select(0, sel)
+        # p is layer-independent, so the inclusion probabilities are
+        # computed once per sample size. The random order of systematic
+        # sampling is redrawn after every ceil(N / s) draws, which keeps the
+        # cost O(s) per draw on average; every draw has a fresh offset, so
+        # the inclusion probabilities are exact in any case.
+        design = self._designs.get(num_samples)
+        if design is None:
+            pi, certain, max_pi = _inclusion(p, num_samples)
+            full_pi = pi.clone()
+            if certain is not None:
+                full_pi.index_fill_(0, certain, 1.0)
+            design = {'pi': pi, 'full_pi': full_pi, 'certain': certain,
+                      'max_pi': max_pi, 'order': None, 'left': 0}
+            self._designs[num_samples] = design
+        if design['max_pi'] > 0.0 and design['left'] <= 0:
+            design['order'] = _systematic_order(design['pi'], generator)
+            design['left'] = math.ceil(self.num_nodes / num_samples)
+        design['left'] -= 1
+        sel = p.new_empty(0, dtype=torch.long)
+        if design['order'] is not None:
+            perm, cum = design['order']
+            sel = _systematic_draw(perm, cum, design['max_pi'], generator)
+        if design['certain'] is not None:
+            sel = torch.cat([design['certain'], sel], dim=0)
+        return sel, design['full_pi'].index_select(0, sel)
 
     def _sample_fastgcn(
         self,
@@ -557,59 +616,107 @@ class LADIESSampler:
         num_targets = targets.numel()
         ptr, idx = gather_csr(self.rowptr, targets)  # The rows of Q P.
         col = self.col.index_select(0, idx)  # [E], global ids
-        value = self.value.index_select(0, idx)  # [E]
 
-        # p_i ~ ||P[:, i]||^2 over all nodes outside U_l:
-        assert self.col_norm is not None
-        p = self.col_norm.index_fill(0, targets, 0.0)  # [N]
-        sel, pi = self._draw(p, num_samples, generator)  # Global ids.
-        pi.index_fill_(0, targets, 1.0)
-
-        assoc = self._scratch()
+        # s nodes drawn from all nodes, plus the targets, taken exactly:
+        sel, pi = self._fastgcn_draw(num_samples, generator)
+        assoc, base = self._stamp(num_targets + sel.numel())
+        assoc.index_copy_(
+            0, targets, torch.arange(base, base + num_targets,
+                                     device=device))
+        new = assoc.index_select(0, sel) < base  # Not a target.
+        sel, pi = sel[new], pi[new]  # [s']
         num_sel = sel.numel()
-        try:
-            assoc.index_copy_(0, targets, torch.arange(num_targets,
-                                                       device=device))
-            assoc.index_copy_(
-                0, sel,
-                torch.arange(num_targets, num_targets + num_sel,
-                             device=device))
-            src = assoc.index_select(0, col)  # [E], -1 for nodes not taken
-        finally:
-            assoc.index_fill_(0, targets, -1)
-            assoc.index_fill_(0, sel, -1)
+        start = base + num_targets
+        assoc.index_copy_(0, sel, torch.arange(start, start + num_sel,
+                                               device=device))
+        src = assoc.index_select(0, col).sub_(base)  # [E], < 0 if not taken
+        rowptr, keep, src = self._kept(ptr, src)
 
         # Drop the sampled nodes without an edge into U_l:
         used = torch.zeros(num_targets + num_sel, dtype=torch.bool,
                            device=device)
-        used[src[src >= 0]] = True
+        used.index_fill_(0, src, True)
         used[:num_targets] = True
         if not bool(used.all()):
-            remap = used.cumsum(0) - 1  # [n_t + s]
-            src = torch.where(src >= 0, remap[src.clamp(min=0)], -1)
-            sel = sel[used[num_targets:]]
-        weight = value / pi.index_select(0, col).to(value.dtype)  # [E]
+            src = (used.cumsum(0) - 1).index_select(0, src)
+            used = used[num_targets:]
+            sel, pi = sel[used], pi[used]
+        divisor = torch.cat([  # [n_t + s'], 1 for the targets' own columns
+            torch.ones(num_targets, dtype=torch.float64, device=device), pi
+        ])
         n_id = torch.cat([targets, sel], dim=0)
-        return (n_id, ) + self._finish(ptr, src, weight, num_targets)
+        return (n_id, ) + self._finish(rowptr, idx, keep, src, divisor)
 
-    def _finish(self, ptr: Tensor, src: Tensor, weight: Tensor,
-                num_targets: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-        # Drops the edges of columns not taken, row-normalizes, and returns
-        # (rowptr, src, dst, weight), grouped by target.
-        device = self.device
-        taken = src >= 0
-        count = torch.zeros(src.numel() + 1, dtype=torch.long, device=device)
+    def _kept(self, ptr: Tensor,
+              src: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        # The edges of the gathered rows 'ptr' whose local source 'src' is
+        # taken (>= 0): the new row pointer, their positions and sources.
+        taken = src >= 0  # [E]
+        count = torch.zeros(src.numel() + 1, dtype=torch.long,
+                            device=self.device)
         torch.cumsum(taken, 0, out=count[1:])
         rowptr = count.index_select(0, ptr)  # [n_t + 1]
-        src = src.masked_select(taken)  # [E']
-        weight = weight.masked_select(taken)  # [E']
+        keep = taken.nonzero().view(-1)  # [E']
+        return rowptr, keep, src.index_select(0, keep)
+
+    def _finish(self, rowptr: Tensor, idx: Tensor, keep: Tensor, src: Tensor,
+                divisor: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        # Weights the kept edges (at the positions 'keep' of the gathered
+        # edges 'idx', with local sources 'src') by 'P / divisor', and
+        # row-normalizes them. Returns (rowptr, src, dst, weight), grouped by
+        # target.
+        num_targets = rowptr.numel() - 1
+        value = self.value.index_select(0, idx.index_select(0, keep))
+        weight = value / divisor.index_select(0, src).to(value.dtype)  # [E']
         deg = rowptr[1:] - rowptr[:-1]  # [n_t]
-        dst = torch.arange(num_targets, device=device).repeat_interleave(
+        dst = torch.arange(num_targets, device=self.device).repeat_interleave(
             deg, output_size=src.numel())  # [E']
         if self.normalize:
             row_sum = torch.segment_reduce(weight, 'sum', offsets=rowptr)
             weight = weight / row_sum.index_select(0, dst)
         return rowptr, src, dst, weight
+
+
+class _Positions:
+    # The dataset of LADIESLoader: positions into 'input_nodes'. Batches of
+    # positions pass through unchanged ('__getitems__'), so a batch stays
+    # one tensor from the batch sampler to the sampler.
+    def __init__(self, num_items: int) -> None:
+        self.num_items = num_items
+
+    def __len__(self) -> int:
+        return self.num_items
+
+    def __getitem__(self, index: int) -> int:
+        return index
+
+    def __getitems__(self, index: Any) -> Any:
+        return index
+
+
+class _BatchSampler(Sampler):
+    # Yields the batches of positions as tensors (slices of one permutation
+    # per epoch), instead of lists of Python ints built one by one.
+    def __init__(self, num_items: int, batch_size: int, shuffle: bool,
+                 drop_last: bool,
+                 generator: Optional[torch.Generator]) -> None:
+        self.num_items = num_items
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.generator = generator
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.num_items // self.batch_size
+        return -(-self.num_items // self.batch_size)
+
+    def __iter__(self) -> Any:
+        if self.shuffle:
+            order = torch.randperm(self.num_items, generator=self.generator)
+        else:
+            order = torch.arange(self.num_items)
+        return iter(order.split(self.batch_size)[:len(self)])
 
 
 class LADIESLoader(DataLoader):
@@ -759,9 +866,21 @@ class LADIESLoader(DataLoader):
         self.num_layers = num_layers
         self.mode = mode
         self.seed = seed
-        super().__init__(range(self.input_nodes.numel()),
-                         batch_size=batch_size, shuffle=shuffle,
+        num_inputs = self.input_nodes.numel()
+        if kwargs.get('batch_sampler') is not None:  # Batches of positions.
+            super().__init__(_Positions(num_inputs), collate_fn=self.collater,
+                             **kwargs)
+            return
+        # Batches are tensors from the start; the DataLoader's default
+        # path would build every batch as a list of ints, one by one:
+        drop_last = bool(kwargs.pop('drop_last', False))
+        batch_sampler = _BatchSampler(num_inputs, batch_size, shuffle,
+                                      drop_last, kwargs.get('generator'))
+        super().__init__(_Positions(num_inputs), batch_sampler=batch_sampler,
                          collate_fn=self.collater, **kwargs)
+        # DataLoader reports None for both with a batch sampler:
+        self.__dict__['batch_size'] = batch_size
+        self.__dict__['drop_last'] = drop_last
 
     def sample(self, nodes: Tensor) -> LayerwiseData:
         r"""Samples one mini-batch whose output nodes are :obj:`nodes`."""

@@ -314,12 +314,13 @@ def _num_capped(P: Tensor, batch: LayerwiseData, mode: str, layer: int,
                 num_samples: int) -> Tuple[int, int]:
     # The number of capped (pi = 1) and sampled (0 < pi < 1) candidates.
     targets = batch.layer_n_id[layer + 1]
-    if mode == 'ladies':
+    if mode == 'ladies':  # Drawn from the columns outside U_l.
         p = P[targets].pow(2).sum(dim=0)
-    else:
-        p = P.pow(2).sum(dim=0)
-    p[targets] = 0.0
-    pi = inclusion_probabilities(p, num_samples)
+        p[targets] = 0.0
+        pi = inclusion_probabilities(p, num_samples)
+    else:  # Drawn from all columns; the targets' own are taken anyway.
+        pi = inclusion_probabilities(P.pow(2).sum(dim=0), num_samples)
+        pi[targets] = 0.0
     return int((pi == 1).sum()), int(((pi > 0) & (pi < 1)).sum())
 
 
@@ -332,7 +333,8 @@ def test_unbiased(mode):
                          generator=torch.Generator().manual_seed(1))
     PH = P @ H
     nodes = torch.tensor([0, 17, 3, 30, 25])  # The hub and others.
-    num_samples = [12, 12] if mode == 'ladies' else [20, 20]
+    # Sizes at which some candidates are capped (pi = 1) in both layers:
+    num_samples = [12, 12] if mode == 'ladies' else [24, 24]
     loader = LADIESLoader(data, num_samples=num_samples, num_layers=2,
                           mode=mode, normalize=False, seed=3)
     stats = ErrorStats(data.num_nodes, 3, num_layers=2)
@@ -453,6 +455,44 @@ def test_index_and_mask_inputs():
     loader = LADIESLoader(data, batch_size=64, num_samples=10)
     outputs = torch.cat([batch.n_id[:batch.batch_size] for batch in loader])
     assert torch.equal(outputs, torch.arange(data.num_nodes))
+
+
+def test_batching_options():
+    data = random_graph()
+    index = data.train_mask.nonzero().view(-1)
+    loader = LADIESLoader(data, index, batch_size=13, num_samples=20,
+                          shuffle=True, drop_last=True, seed=0)
+    assert loader.batch_size == 13 and loader.drop_last
+    assert len(loader) == index.numel() // 13
+    batches = list(loader)
+    assert len(batches) == len(loader)
+    assert all(batch.batch_size == 13 for batch in batches)
+    outputs = torch.cat([batch.n_id[:13] for batch in batches])
+    assert outputs.unique().numel() == outputs.numel()
+    assert bool(torch.isin(outputs, index).all())
+
+    # A batch sampler of positions into 'index' is honoured:
+    batches = [[5, 3], [0], [7, 1, 2]]
+    loader = LADIESLoader(data, index, num_samples=5, batch_sampler=batches)
+    assert len(loader) == 3
+    for batch, positions in zip(loader, batches):
+        assert torch.equal(batch.n_id[:batch.batch_size], index[positions])
+
+
+def test_key_map_reset():
+    # The node map is never cleared between batches, only when its keys
+    # would overflow; batches stay exact across that reset.
+    data = random_graph()
+    P = dense_P(data)
+    for mode in MODES:
+        loader = LADIESLoader(data, batch_size=16, num_samples=[20, 10],
+                              mode=mode, seed=0)
+        nodes = torch.arange(16)
+        check_batch(loader.sample(nodes), data, P, [20, 10], True)
+        loader.collater._next_key = 2**62 - 5
+        check_batch(loader.sample(nodes), data, P, [20, 10], True)
+        assert loader.collater._next_key < 2**32  # It was reset.
+        check_batch(loader.sample(nodes + 16), data, P, [20, 10], True)
 
 
 @pytest.mark.parametrize('model_cls', [GCN, SAGE])
