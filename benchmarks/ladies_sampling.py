@@ -119,6 +119,9 @@ def main() -> None:
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--num-workers', type=int, default=0,
+                        help='DataLoader worker processes of LADIESLoader '
+                        '(the reference always samples in the main process)')
     parser.add_argument('--modes', nargs='+', default=['ladies', 'fastgcn'])
     parser.add_argument('--device', default='cpu',
                         help="where LADIESLoader samples ('cpu' or 'cuda'); "
@@ -155,7 +158,9 @@ def main() -> None:
                                       batch_size=args.batch_size,
                                       num_samples=num_samples,
                                       num_layers=num_layers, mode=mode,
-                                      shuffle=True, seed=0)
+                                      shuffle=True, seed=0,
+                                      num_workers=args.num_workers,
+                                      persistent_workers=args.num_workers > 0)
                 setup = time.perf_counter() - t
                 ours, theirs = [], []
                 for r in range(args.rounds):
@@ -172,7 +177,7 @@ def main() -> None:
                                           num_samples)
                 rows.append(dict(
                     mode=mode, num_layers=num_layers, num_samples=s,
-                    batch_size=args.batch_size,
+                    batch_size=args.batch_size, num_workers=args.num_workers,
                     ours_batches_per_s=1.0 / ours_t,
                     reference_batches_per_s=1.0 / ref_t,
                     speedup=ref_t / ours_t,
@@ -206,7 +211,8 @@ def main() -> None:
                            num_undirected_edges=data.num_edges // 2,
                            max_degree=int(deg.max()),
                            num_train=int(data.train_idx.numel())),
-                batches=args.batches, warmup=args.warmup, rounds=args.rounds)
+                batches=args.batches, warmup=args.warmup, rounds=args.rounds,
+                num_workers=args.num_workers)
     write_json(args.out, dict(meta=meta, results=rows))
 
 

@@ -743,13 +743,18 @@ class LADIESLoader(DataLoader):
     :math:`\mathcal{U}_L` are a batch of :obj:`input_nodes`. Given the nodes
     :math:`\mathcal{U}_\ell` of layer :math:`\ell`, the input set
     :math:`\mathcal{U}_{\ell - 1}` holds :math:`\mathcal{U}_\ell` itself
-    (first, so targets keep their own rows) and :math:`s` nodes drawn among
-    the other nodes :math:`i \notin \mathcal{U}_\ell` with probabilities
+    (first, so targets keep their own rows) and :math:`s` nodes drawn with
+    probabilities
 
     .. math::
         p_i \propto \| \mathbf{P}_{\mathcal{U}_\ell, i} \|^2
         \quad \textrm{(LADIES)}, \qquad
-        p_i \propto \| \mathbf{P}_{:, i} \|^2 \quad \textrm{(FastGCN)}.
+        p_i \propto \| \mathbf{P}_{:, i} \|^2 \quad \textrm{(FastGCN)},
+
+    LADIES among the nodes :math:`i \notin \mathcal{U}_\ell`, FastGCN among
+    all nodes (a drawn node of :math:`\mathcal{U}_\ell` stays a target).
+    FastGCN's :math:`p` never changes, so its design is computed once per
+    sample size and a draw costs :math:`O(s)` on average.
 
     With :obj:`sampler='systematic'`, they are drawn without replacement by
     systematic PPS sampling with exact inclusion probabilities
@@ -789,7 +794,10 @@ class LADIESLoader(DataLoader):
     and segment sums, no loop over nodes): it runs on CUDA when :obj:`data`
     lives there (with :obj:`num_workers=0`). On CPU it runs on one intra-op
     thread, since it is a chain of small ops that extra threads only slow
-    down; the caller's setting is restored afterwards.
+    down; the caller's setting is restored afterwards. Sampling in the main
+    process (:obj:`num_workers=0`) is the fast choice: a batch is some 20
+    tensors, and moving them out of a worker process costs more than
+    sampling them.
 
     The number of nodes per layer is bounded: :math:`n_\ell \leq
     n_{\ell + 1} + \textrm{num\_samples}[\ell]`, with equality for LADIES
