@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         description='Train and evaluate a model. Options left out take the '
         "GAS paper's values for the dataset and model.")
     p.add_argument('--dataset', default='cora',
-                   help="'cora' (bundled), 'planetoid:NAME' (needs --root)")
+                   help="'cora' (bundled), 'planetoid:NAME' (needs --root), "
+                   "'ogbn-NAME', e.g. 'ogbn-arxiv' (OGB, needs --root)")
     p.add_argument('--root', default=None, help='the dataset directory')
     p.add_argument('--model', default='gcn', choices=sorted(MODELS))
     p.add_argument('--loader', default='gas', choices=LOADERS)
@@ -82,7 +83,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         kwargs['progress'] = not args.no_progress
         try:
             result = run(TrainConfig(**kwargs))
-        except (ValueError, TypeError, FileNotFoundError) as e:
+        except (ValueError, TypeError, FileNotFoundError, ImportError) as e:
             print(f'pyg-gas: error: {e}', file=sys.stderr)
             return 2
         summary = {k: result[k] for k in (

@@ -7,6 +7,7 @@ anywhere else without checking its flag first. A missing package raises an
 (see :func:`require`).
 """
 import importlib
+import importlib.util
 import warnings
 from typing import Any, Optional, Tuple, Union
 
@@ -62,6 +63,10 @@ else:
             require('torch_sparse', 'SparseTensor')
 
 
+#: The extras of pyg-gas that install an optional package.
+_EXTRAS = {'ogb': 'ogb', 'torch_sparse': 'sparse', 'torch_scatter': 'sparse'}
+
+
 def require(package: str, feature: str) -> None:
     r"""Raises an :class:`ImportError` naming :obj:`package` for
     :obj:`feature`, if the package is not installed."""
@@ -74,8 +79,10 @@ def require(package: str, feature: str) -> None:
     }
     if not flags.get(package, False):
         pip_name = package.replace('_', '-')
+        extra = _EXTRAS.get(package)
+        hint = f" (or `pip install 'pyg-gas[{extra}]'`)" if extra else ''
         raise ImportError(f"'{feature}' requires the '{package}' package. "
-                          f"Install it with `pip install {pip_name}`.")
+                          f"Install it with `pip install {pip_name}`{hint}.")
 
 
 OptTensor = Optional[Tensor]

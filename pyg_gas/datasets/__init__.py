@@ -2,9 +2,11 @@ r"""Dataset loading for :mod:`pyg_gas`.
 
 :func:`load_dataset` returns a single :class:`~torch_geometric.data.Data`
 graph, e.g. :obj:`load_dataset('cora')` for the copy of Cora bundled with
-the package (no download needed).
+the package (no download needed), or :obj:`load_dataset('ogbn-arxiv',
+root=DIR)` for an OGB graph (see :func:`load_ogb`).
 """
 
+from .ogb import get_evaluator, load_ogb
 from .planetoid import (
     DATASETS,
     PLANETOID_NAMES,
@@ -19,4 +21,6 @@ __all__ = [
     'load_dataset',
     'load_bundled_cora',
     'load_planetoid',
+    'load_ogb',
+    'get_evaluator',
 ]

@@ -50,6 +50,13 @@ def load_dataset(
       :obj:`root/Cora/raw/ind.cora.x`). Processed files go to
       :obj:`root/NAME/processed`. If the raw files are missing, PyG tries
       to download them.
+    * :obj:`'ogbn-NAME'`, e.g. :obj:`'ogbn-arxiv'` or :obj:`'ogbn-products'`:
+      a node property prediction dataset of the Open Graph Benchmark, read
+      by :func:`~pyg_gas.datasets.ogb.load_ogb` through :obj:`ogb` (an
+      optional dependency) from :obj:`root/ogbn_NAME` (e.g.
+      :obj:`root/ogbn_arxiv/raw/edge.csv.gz`), with the official split.
+      Directed graphs are made undirected. If the folder is missing, ogb
+      downloads it.
 
     The returned graph carries the node features :obj:`x` (float32, raw
     and not normalized), :obj:`edge_index` (int64), labels :obj:`y`
@@ -61,18 +68,22 @@ def load_dataset(
         name (str): The dataset name, e.g. :obj:`'cora'` or
             :obj:`'planetoid:CiteSeer'`.
         root (str, optional): The root folder for :obj:`'planetoid:NAME'`
-            datasets. Required for those, ignored for :obj:`'cora'`.
-            (default: :obj:`None`)
+            and :obj:`'ogbn-NAME'` datasets. Required for those, ignored
+            for :obj:`'cora'`. (default: :obj:`None`)
         **kwargs (optional): Additional arguments passed to
             :class:`torch_geometric.datasets.Planetoid` (e.g.
-            :obj:`split='full'`).
+            :obj:`split='full'`), or to
+            :class:`ogb.nodeproppred.PygNodePropPredDataset`.
 
     Raises:
         TypeError: If :obj:`name` is not a string.
         ValueError: If :obj:`name` is not supported, or if
-            :obj:`'planetoid:NAME'` is requested without :obj:`root`.
-        FileNotFoundError: If the Planetoid raw files are missing and could
-            not be downloaded.
+            :obj:`'planetoid:NAME'` or :obj:`'ogbn-NAME'` is requested
+            without :obj:`root`.
+        ImportError: If an OGB dataset is requested and :obj:`ogb` is not
+            installed.
+        FileNotFoundError: If the Planetoid or OGB files are missing and
+            could not be downloaded.
     """
     if not isinstance(name, str):
         raise TypeError(f"'name' must be a str (got {type(name).__name__})")
@@ -82,6 +93,10 @@ def load_dataset(
         return load_bundled_cora()
     if key.startswith('planetoid:'):
         return load_planetoid(key[len('planetoid:') :], root, **kwargs)
+    if key.startswith('ogbn-'):
+        from pyg_gas.datasets.ogb import load_ogb
+
+        return load_ogb(key, root, **kwargs)
 
     hint = ''
     if key.startswith(('ogbn-', 'synthetic')):

@@ -137,8 +137,6 @@ def test_planetoid_cora_from_root_equals_bundled(tmp_path: Path, cora: Data):
 def test_unknown_name_raises():
     with pytest.raises(ValueError, match='cora'):
         load_dataset('reddit')
-    with pytest.raises(ValueError, match='not available yet'):
-        load_dataset('ogbn-arxiv')
     with pytest.raises(ValueError, match="'cora'"):
         load_dataset('synthetic-sbm')
     with pytest.raises(ValueError, match='CiteSeer'):
