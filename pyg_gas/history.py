@@ -143,11 +143,34 @@ class History(torch.nn.Module):
 
     @torch.no_grad()
     def pull(self, n_id: Optional[Tensor] = None,
-             dtype: Optional[torch.dtype] = None) -> Tensor:
+             dtype: Optional[torch.dtype] = None,
+             out: Optional[Tensor] = None) -> Tensor:
         r"""Returns a copy of the stored rows :obj:`n_id` (all rows if
         :obj:`None`), on the model's device, cast to :obj:`dtype` (default:
         the storage type, or :obj:`torch.float32` for :obj:`bfloat16` and
-        :obj:`float16` stores)."""
+        :obj:`float16` stores).
+
+        With :obj:`out`, a contiguous tensor of shape
+        :obj:`[len(n_id), embedding_dim]`, the rows are written into it
+        (cast to its type) and it is returned: reusing one buffer saves
+        allocating, and first touching, a fresh one per call.
+        """
+        if out is not None:
+            if n_id is None:
+                n_id = torch.arange(self.num_embeddings,
+                                    device=self.emb.device)
+            self._check_index(n_id)
+            if not isinstance(out, Tensor) or out.shape != (
+                    n_id.numel(), self.embedding_dim):
+                raise ValueError(f"'out' must have shape [{n_id.numel()}, "
+                                 f"{self.embedding_dim}] (got "
+                                 f"{list(getattr(out, 'shape', []))})")
+            if not out.is_contiguous():
+                raise ValueError("'out' must be contiguous")
+            n_id = n_id.to(self.emb.device)
+            if out.device == self.emb.device and out.dtype == self.dtype:
+                return torch.index_select(self.emb, 0, n_id, out=out)
+            return out.copy_(self.emb.index_select(0, n_id))
         if dtype is None:
             dtype = (self.emb.dtype if self.emb.dtype
                      in (torch.float32, torch.float64) else torch.float32)

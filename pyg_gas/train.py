@@ -160,6 +160,8 @@ def _family(dataset: str) -> str:
     name = dataset.lower()
     if name == 'cora' or name.startswith('planetoid:'):
         return 'planetoid'
+    if name.startswith('synthetic-'):  # Sized like the OGB graph.
+        return 'ogbn-' + name[len('synthetic-'):]
     return name
 
 

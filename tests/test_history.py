@@ -460,3 +460,25 @@ def test_pull_returns_a_copy():
     history.pull().add_(5)
     history.pull(torch.tensor([0, 1])).add_(5)
     assert torch.equal(history.emb, torch.zeros(4, 2))
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_pull_into_out(dtype):
+    hist = History(10, 3, dtype=dtype)
+    x = torch.arange(30, dtype=torch.float).view(10, 3)
+    hist.push(x)
+    n_id = torch.tensor([7, 2, 2, 9])
+    buf = torch.full((6, 3), -1.0)
+    out = hist.pull(n_id, out=buf[2:])
+    assert out.data_ptr() == buf[2:].data_ptr()
+    assert torch.equal(buf[2:], x[n_id])
+    assert torch.equal(buf[:2], torch.full((2, 3), -1.0))  # Untouched.
+    # The whole store, cast to the buffer's type:
+    full = hist.pull(out=torch.empty(10, 3, dtype=torch.float64))
+    assert full.dtype == torch.float64
+    assert torch.equal(full, x.double())
+
+    with pytest.raises(ValueError, match=r"'out' must have shape \[4, 3\]"):
+        hist.pull(n_id, out=torch.empty(3, 3))
+    with pytest.raises(ValueError, match="'out' must be contiguous"):
+        hist.pull(n_id, out=torch.empty(3, 4).t())

@@ -3,7 +3,9 @@ r"""Dataset loading for :mod:`pyg_gas`.
 :func:`load_dataset` returns a single :class:`~torch_geometric.data.Data`
 graph, e.g. :obj:`load_dataset('cora')` for the copy of Cora bundled with
 the package (no download needed), or :obj:`load_dataset('ogbn-arxiv',
-root=DIR)` for an OGB graph (see :func:`load_ogb`).
+root=DIR)` for an OGB graph (see :func:`load_ogb`), or
+:obj:`load_dataset('synthetic-products')` for a generated graph of that size
+(see :func:`synthetic_graph`).
 """
 
 from .ogb import get_evaluator, load_ogb
@@ -14,6 +16,7 @@ from .planetoid import (
     load_dataset,
     load_planetoid,
 )
+from .synthetic import SYNTHETIC_PRESETS, load_synthetic, synthetic_graph
 
 __all__ = [
     'DATASETS',
@@ -23,4 +26,7 @@ __all__ = [
     'load_planetoid',
     'load_ogb',
     'get_evaluator',
+    'SYNTHETIC_PRESETS',
+    'load_synthetic',
+    'synthetic_graph',
 ]

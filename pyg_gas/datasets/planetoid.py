@@ -19,7 +19,7 @@ PLANETOID_NAMES: Dict[str, str] = {
 #: The dataset names accepted by :func:`load_dataset`.
 DATASETS: Tuple[str, ...] = ('cora',) + tuple(
     f'planetoid:{name}' for name in PLANETOID_NAMES.values()
-)
+) + ('ogbn-NAME', 'synthetic', 'synthetic-arxiv', 'synthetic-products')
 
 _RAW_SUFFIXES = ('x', 'tx', 'allx', 'y', 'ty', 'ally', 'graph', 'test.index')
 
@@ -57,6 +57,12 @@ def load_dataset(
       :obj:`root/ogbn_arxiv/raw/edge.csv.gz`), with the official split.
       Directed graphs are made undirected. If the folder is missing, ogb
       downloads it.
+    * :obj:`'synthetic'` (sized by :obj:`**kwargs`: :obj:`num_nodes`,
+      :obj:`avg_degree`, :obj:`num_classes`, :obj:`num_features`,
+      :obj:`homophily`, :obj:`seed`, ...), :obj:`'synthetic-arxiv'` and
+      :obj:`'synthetic-products'`: graphs the size of ogbn-arxiv and
+      ogbn-products from :func:`~pyg_gas.datasets.synthetic.synthetic_graph`,
+      generated in :math:`O(E)` memory; with :obj:`root`, cached there.
 
     The returned graph carries the node features :obj:`x` (float32, raw
     and not normalized), :obj:`edge_index` (int64), labels :obj:`y`
@@ -72,8 +78,9 @@ def load_dataset(
             for :obj:`'cora'`. (default: :obj:`None`)
         **kwargs (optional): Additional arguments passed to
             :class:`torch_geometric.datasets.Planetoid` (e.g.
-            :obj:`split='full'`), or to
-            :class:`ogb.nodeproppred.PygNodePropPredDataset`.
+            :obj:`split='full'`), to
+            :class:`ogb.nodeproppred.PygNodePropPredDataset`, or to
+            :func:`~pyg_gas.datasets.synthetic.synthetic_graph`.
 
     Raises:
         TypeError: If :obj:`name` is not a string.
@@ -98,11 +105,13 @@ def load_dataset(
 
         return load_ogb(key, root, **kwargs)
 
-    hint = ''
-    if key.startswith(('ogbn-', 'synthetic')):
-        hint = ' (OGB and synthetic datasets are not available yet)'
+    if key.startswith('synthetic'):
+        from pyg_gas.datasets.synthetic import load_synthetic
+
+        return load_synthetic(key, root, **kwargs)
+
     raise ValueError(
-        f"Unknown dataset '{name}'{hint}. Supported datasets: "
+        f"Unknown dataset '{name}'. Supported datasets: "
         f'{_supported()} (case-insensitive).'
     )
 

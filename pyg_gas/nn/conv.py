@@ -175,8 +175,10 @@ class GASConv(MessagePassing):
             else:
                 self.history.push(x, n_id[:bs])
             if n_id.numel() > bs:
-                halo = self.history.pull(n_id[bs:], dtype=x.dtype)  # [H, C]
-                x = torch.cat([x, halo], dim=0)  # [B + H, C]
+                out = x.new_empty(n_id.numel(), x.size(-1))  # [B + H, C]
+                self.history.pull(n_id[bs:], out=out[bs:])  # [H, C]
+                out[:bs] = x  # Differentiable: gradients reach 'x'.
+                x = out
         elif x.size(0) != n_id.numel():
             raise ValueError(f"A 'GASConv' without history needs all "
                              f"{n_id.numel()} rows of the batch, halo "

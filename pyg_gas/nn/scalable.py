@@ -220,8 +220,11 @@ class ScalableGNN(Module):
             history.push(x, n_id[:batch_size])
         if n_id.numel() == batch_size:
             return x
-        h = history.pull(n_id[batch_size:], dtype=x.dtype)  # [H, C]
-        return torch.cat([x, h], dim=0)  # [B + H, C]
+        # The halo rows go straight into the output, with no extra copy:
+        out = x.new_empty(n_id.numel(), x.size(-1))  # [B + H, C]
+        history.pull(n_id[batch_size:], out=out[batch_size:])  # [H, C]
+        out[:batch_size] = x  # Differentiable: gradients reach 'x'.
+        return out
 
     @torch.no_grad()
     def inference(self, loader: Any, progress: bool = False) -> Tensor:

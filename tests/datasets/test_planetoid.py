@@ -137,7 +137,7 @@ def test_planetoid_cora_from_root_equals_bundled(tmp_path: Path, cora: Data):
 def test_unknown_name_raises():
     with pytest.raises(ValueError, match='cora'):
         load_dataset('reddit')
-    with pytest.raises(ValueError, match="'cora'"):
+    with pytest.raises(ValueError, match="'synthetic-arxiv'"):
         load_dataset('synthetic-sbm')
     with pytest.raises(ValueError, match='CiteSeer'):
         load_dataset('planetoid:reddit', root='unused')

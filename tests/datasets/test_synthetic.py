@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch_geometric.utils import coalesce, degree
 
+from pyg_gas.datasets import load_dataset
 from pyg_gas.datasets import synthetic as synthetic_module
 from pyg_gas.datasets.synthetic import (
     SYNTHETIC_PRESETS,
@@ -153,3 +154,12 @@ def test_errors():
         load_synthetic('synthetic-reddit')
     with pytest.raises(ValueError, match="needs 'num_nodes'"):
         load_synthetic('synthetic')
+
+
+def test_load_dataset_dispatch():
+    data = load_dataset('Synthetic', num_nodes=300, avg_degree=4.0,
+                        num_classes=3, num_features=5, seed=1)
+    ref = synthetic_graph(300, avg_degree=4.0, num_classes=3, num_features=5,
+                          seed=1)
+    assert torch.equal(data.edge_index, ref.edge_index)
+    assert data.name == 'synthetic'
