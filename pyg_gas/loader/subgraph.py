@@ -1,4 +1,4 @@
-from typing import Any, Dict, List, Literal, Sequence
+from typing import Any, Dict, List, Literal, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -100,6 +100,25 @@ class ClusterCollater:
     @property
     def num_parts(self) -> int:
         return self.ptr.numel() - 1
+
+    def max_rows(self, batch_size: int) -> Tuple[int, int]:
+        r"""Upper bounds on the number of in-batch rows and of halo rows of
+        any batch of :obj:`batch_size` clusters: the sums over the
+        :obj:`batch_size` largest clusters, and over the :obj:`batch_size`
+        largest cluster halos (a batch's halo is at most the union of its
+        clusters' halos)."""
+        sizes = self.ptr[1:] - self.ptr[:-1]  # [P]
+        halos = torch.zeros(self.num_parts, dtype=torch.long)
+        if self.halo:
+            for k in range(self.num_parts):
+                lo, hi = int(self.ptr[k]), int(self.ptr[k + 1])
+                # Every cluster is a node range, so its edges are a range:
+                src = self.col[int(self.rowptr[lo]):int(self.rowptr[hi])]
+                halos[k] = src[(src < lo) | (src >= hi)].unique().numel()
+        k = min(batch_size, self.num_parts)
+        max_batch = int(sizes.topk(k).values.sum())
+        max_halo = min(int(halos.topk(k).values.sum()), self.num_nodes)
+        return max_batch, max_halo
 
     def __call__(self, parts: Sequence[int]) -> SubgraphData:
         parts = torch.as_tensor(parts, dtype=torch.long).view(-1)
@@ -221,6 +240,12 @@ class SubgraphLoader(DataLoader):
         self.ptr = self.collater.ptr
         super().__init__(range(self.collater.num_parts), batch_size=batch_size,
                          shuffle=shuffle, collate_fn=self.collater, **kwargs)
+
+    def max_rows(self) -> Tuple[int, int]:
+        r"""Upper bounds on :obj:`(batch_size, num_halo)` of the batches
+        of this loader, e.g. to size reusable buffers (see
+        :meth:`pyg_gas.ScalableGNN.enable_async_io`)."""
+        return self.collater.max_rows(self.batch_size)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_parts='

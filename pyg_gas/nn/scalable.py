@@ -6,7 +6,7 @@ from torch.nn import Module, ModuleList
 from torch_geometric.data import Data
 from tqdm import tqdm
 
-from pyg_gas.history import History
+from pyg_gas.history import AsyncHistoryIO, History
 from pyg_gas.typing import Adj, OptTensor
 from pyg_gas.utils import check_int
 
@@ -74,6 +74,7 @@ class ScalableGNN(Module):
             History(num_nodes, width, device=history_device,
                     dtype=history_dtype) for width in widths
         ])
+        self._async_io: Optional[AsyncHistoryIO] = None
 
     @property
     def reg_modules(self) -> ModuleList:
@@ -150,9 +151,16 @@ class ScalableGNN(Module):
         if batch_size is not None and n_id is None:
             raise ValueError("A mini-batch ('batch_size' given) needs the "
                              "global node ids 'n_id'")
+        io = getattr(self, '_async_io', None)
+        if io is None or batch_size is None or not x.is_cuda:
+            io = None
+        else:  # The last batch's pushes land before the step and the pulls.
+            io.synchronize()
         if batch_size is not None and self.training:
             for history in self.histories:
                 history.tick()
+        if io is not None and n_id is not None and n_id.numel() > batch_size:
+            io.prefetch(n_id[batch_size:])  # All layers' halo rows.
 
         state = self.init_state(x)
         if edge_attr is not None:
@@ -161,9 +169,96 @@ class ScalableGNN(Module):
             h = self.forward_layer(i, x, adj_t, state)
             if i == self.num_layers - 1:
                 return h if batch_size is None else h[:batch_size]
-            x = self.push_and_pull(self.histories[i], h, batch_size, n_id,
-                                   offset, count)
+            if io is not None:
+                x = self._async_push_and_pull(io, i, h, batch_size, n_id,
+                                              offset, count)
+            else:
+                x = self.push_and_pull(self.histories[i], h, batch_size,
+                                       n_id, offset, count)
         raise AssertionError  # unreachable
+
+    def _async_push_and_pull(self, io: AsyncHistoryIO, i: int, x: Tensor,
+                             batch_size: int, n_id: Tensor,
+                             offset: OptTensor, count: OptTensor) -> Tensor:
+        x = x[:batch_size]  # [B, C]
+        if offset is not None and count is not None:
+            io.push(i, x, offset=offset, count=count)
+        else:
+            io.push(i, x, n_id=n_id[:batch_size])
+        if n_id.numel() == batch_size:
+            return x
+        out = x.new_empty(n_id.numel(), x.size(-1))  # [B + H, C]
+        io.pull(i, out[batch_size:])  # [H, C], prefetched
+        out[:batch_size] = x  # Differentiable: gradients reach 'x'.
+        return out
+
+    def enable_async_io(self, loader: Any = None,
+                        max_batch_rows: Optional[int] = None,
+                        max_halo_rows: Optional[int] = None,
+                        num_threads: int = 2) -> AsyncHistoryIO:
+        r"""Overlaps the history I/O of GAS mini-batches with computation,
+        for a model on CUDA whose histories live in pinned CPU memory
+        (created with :obj:`history_device='cpu'`; moving the model to CUDA
+        pins them). See :class:`~pyg_gas.history.AsyncHistoryIO`: the halo
+        rows of every layer are pulled on a side stream as soon as the batch
+        is known, and the batch rows are pushed in the background, through
+        reusable pinned buffers. Outputs equal the synchronous path's.
+
+        The buffers are sized from :obj:`loader` (its :meth:`max_rows`, e.g.
+        :meth:`pyg_gas.SubgraphLoader.max_rows`), or from
+        :obj:`max_batch_rows` and :obj:`max_halo_rows`; they grow if a batch
+        needs more. :meth:`disable_async_io` returns to synchronous I/O.
+        """
+        if loader is not None:
+            if not hasattr(loader, 'max_rows'):
+                raise TypeError(f"'loader' must have a 'max_rows()' method, "
+                                f"like 'SubgraphLoader' (got "
+                                f"{type(loader).__name__})")
+            max_batch_rows, max_halo_rows = loader.max_rows()
+        if max_batch_rows is None or max_halo_rows is None:
+            raise ValueError("Pass a 'loader', or both 'max_batch_rows' and "
+                             "'max_halo_rows'")
+        check_int('max_batch_rows', max_batch_rows)
+        check_int('max_halo_rows', max_halo_rows, minimum=0)
+        self.disable_async_io()
+        self._async_io = AsyncHistoryIO(list(self.histories), self._device(),
+                                        max_batch_rows, max_halo_rows,
+                                        num_threads)
+        return self._async_io
+
+    def disable_async_io(self) -> None:
+        r"""Completes all pending history I/O and returns to synchronous
+        pushes and pulls."""
+        if self._async_io is not None:
+            self._async_io.close()
+            self._async_io = None
+
+    def synchronize_histories(self) -> None:
+        r"""Waits for all pending asynchronous history I/O, so that the
+        stores hold every pushed row."""
+        if getattr(self, '_async_io', None) is not None:
+            self._async_io.synchronize()
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        self.synchronize_histories()
+        return super().state_dict(*args, **kwargs)
+
+    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        self.synchronize_histories()
+        return super().load_state_dict(*args, **kwargs)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> 'ScalableGNN':
+        self.synchronize_histories()
+        out = super()._apply(fn, recurse)
+        if self._async_io is not None and self._device().type != 'cuda':
+            self.disable_async_io()
+        return out
+
+    def __getstate__(self) -> Dict[str, Any]:
+        self.synchronize_histories()
+        state = self.__dict__.copy()
+        state['_async_io'] = None  # Threads and streams stay behind.
+        return state
 
     def forward_layerwise(self, x: Tensor, adjs: Sequence[Adj],
                           edge_attrs: Optional[Sequence[Tensor]] = None
@@ -247,6 +342,7 @@ class ScalableGNN(Module):
             model's device.
         """
         device = self._device()
+        self.synchronize_histories()
         training = self.training
         self.eval()
         out: OptTensor = None

@@ -1,3 +1,4 @@
+import itertools
 import math
 from typing import Dict, List, Tuple
 
@@ -627,3 +628,23 @@ def test_weighted_adj_t_input_keeps_weights(kind):
         rows = batch.n_id[:batch.batch_size]
         expected = dense[rows][:, batch.n_id]
         assert torch.equal(batch.adj_t.to_dense(), expected)
+
+
+@pytest.mark.parametrize('batch_size', [1, 2, 3])
+def test_max_rows_bounds_every_batch(batch_size):
+    data = load_dataset('cora')
+    perm, ptr = metis(data, 6, log=False)
+    data = permute(data, perm)
+    loader = SubgraphLoader(data, ptr, batch_size=batch_size)
+    max_batch, max_halo = loader.max_rows()
+    sizes = (ptr[1:] - ptr[:-1]).tolist()
+    assert max_batch == sum(sorted(sizes)[-batch_size:])  # Tight.
+    seen_batch = seen_halo = 0
+    for parts in itertools.combinations(range(6), batch_size):
+        batch = loader.collater(list(parts))
+        seen_batch = max(seen_batch, batch.batch_size)
+        seen_halo = max(seen_halo, batch.n_id.numel() - batch.batch_size)
+    assert seen_batch == max_batch
+    assert 0 < seen_halo <= max_halo
+    # Cluster-GCN batches have no halo:
+    assert ClusterLoader(data, ptr, batch_size).max_rows()[1] == 0

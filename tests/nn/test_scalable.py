@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 import torch_geometric.transforms as T
@@ -13,7 +15,7 @@ from pyg_gas import (
 )
 from pyg_gas.datasets import load_dataset
 from pyg_gas.nn.models import GCN, SAGE
-from pyg_gas.testing import withCUDA
+from pyg_gas.testing import onlyCUDA, withCUDA
 from pyg_gas.utils import to_adj_t
 
 MODELS = {'gcn': (GCN, PyGGCN), 'sage': (SAGE, PyGSAGE)}
@@ -196,3 +198,74 @@ def test_inference_on_device(cora, device, offload):
     assert model.histories[0].emb.device.type == history_device
     if offload and device.type == 'cuda':
         assert model.histories[0].emb.is_pinned()
+
+
+def test_async_io_needs_cuda_and_pinned_histories(cora):
+    model = GCN(cora.num_nodes, cora.num_features, 16, 7, num_layers=3,
+                history_device='cpu')
+    with pytest.raises(ValueError, match='needs a CUDA model'):
+        model.enable_async_io(max_batch_rows=10, max_halo_rows=10)
+    with pytest.raises(ValueError, match="both 'max_batch_rows'"):
+        model.enable_async_io(max_batch_rows=10)
+    with pytest.raises(TypeError, match="'max_rows\\(\\)' method"):
+        model.enable_async_io(loader=[1, 2])
+    # Nothing was enabled, and the synchronous path is unchanged:
+    assert model._async_io is None
+    model.synchronize_histories()
+    model.disable_async_io()
+
+
+def _train_steps(model, loader, device, steps=6, seed=0):
+    torch.manual_seed(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    outs = []
+    for _, batch in zip(range(steps), loader):
+        batch = batch.to(device)
+        bs = batch.batch_size
+        optimizer.zero_grad()
+        out = model(batch.x, batch.adj_t, bs, batch.n_id, batch.offset,
+                    batch.count)
+        out.square().mean().backward()
+        optimizer.step()
+        outs.append(out.detach().cpu())
+    model.synchronize_histories()
+    return outs
+
+
+@onlyCUDA
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_async_io_equals_sync(cora, dtype):
+    # Same weights, same batches: the asynchronous pulls and pushes give the
+    # same outputs, histories and staleness as the synchronous ones.
+    device = torch.device('cuda')
+    torch.manual_seed(0)
+    model = GCN(cora.num_nodes, cora.num_features, 32, 7, num_layers=4,
+                history_device='cpu', history_dtype=dtype, dropout=0.0)
+    data = model.transform(cora)
+    perm, ptr = metis(data, 8, log=False)
+    data = permute(data, perm)
+    sync = copy.deepcopy(model).to(device)
+    asyn = copy.deepcopy(model).to(device)
+    assert asyn.histories[0].emb.is_pinned()
+    loader = SubgraphLoader(data, ptr, batch_size=2, shuffle=False)
+    io = asyn.enable_async_io(loader)
+    assert io.max_batch_rows >= max(b.batch_size for b in loader)
+    out_sync = _train_steps(sync, loader, device)
+    out_async = _train_steps(asyn, loader, device)
+    for a, b in zip(out_sync, out_async):
+        torch.testing.assert_close(a, b)
+    for h_sync, h_async in zip(sync.histories, asyn.histories):
+        assert torch.equal(h_sync.emb, h_async.emb)
+        assert torch.equal(h_sync.last_step, h_async.last_step)
+    # Small buffers grow as needed, and index pushes work too:
+    asyn.enable_async_io(max_batch_rows=1, max_halo_rows=1)
+    batch = next(iter(loader)).to(device)
+    bs = batch.batch_size
+    a = asyn(batch.x, batch.adj_t, bs, batch.n_id)
+    b = sync(batch.x, batch.adj_t, bs, batch.n_id)
+    torch.testing.assert_close(a, b)
+    asyn.synchronize_histories()
+    assert torch.equal(sync.histories[1].emb, asyn.histories[1].emb)
+    # Moving the model off the GPU ends asynchronous I/O:
+    asyn.cpu()
+    assert asyn._async_io is None
