@@ -48,13 +48,19 @@ def _symmetric_csr(edge_index: Tensor,
     whether the input was already symmetric."""
     row, col = edge_index
     mask = row != col
-    row, col = row[mask], col[mask]
-    directed_key = torch.unique(row * num_nodes + col)
-    key = torch.cat([directed_key, (directed_key % num_nodes) * num_nodes +
-                     directed_key // num_nodes])
+    key = row[mask] * num_nodes + col[mask]
+    del mask
     key = torch.unique(key)  # sorted
-    was_symmetric = key.numel() == directed_key.numel()
+    # The reversed edges, sorted: equal to the edges for an undirected
+    # graph, which then needs no union (the largest temporary saved):
+    rev = (key % num_nodes) * num_nodes + key // num_nodes
+    rev = rev.sort().values
+    was_symmetric = torch.equal(rev, key)
+    if not was_symmetric:
+        key = torch.unique(torch.cat([key, rev]))
+    del rev
     row, col = key // num_nodes, key % num_nodes
+    del key
     rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
     torch.cumsum(torch.bincount(row, minlength=num_nodes), 0, out=rowptr[1:])
     return rowptr, col, was_symmetric
