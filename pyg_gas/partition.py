@@ -1,3 +1,4 @@
+import copy
 import hashlib
 import json
 import numbers
@@ -30,7 +31,7 @@ from pyg_gas.utils import log as _log
 
 Backend = Literal['auto', 'pymetis', 'torch_sparse', 'pyg_lib']
 BACKENDS = ('pymetis', 'torch_sparse', 'pyg_lib')
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 #: Attributes that hold a (transposed) adjacency, node by node.
 ADJ_KEYS = ('adj_t', 'adj')
 
@@ -93,11 +94,12 @@ def _run_backend(backend: str, rowptr: Tensor, col: Tensor, num_parts: int,
     raise ValueError(f"Unknown METIS backend '{backend}'")
 
 
-def _digest(rowptr: Tensor, col: Tensor, params: dict) -> str:
+def _digest(edge_index: Tensor, params: dict) -> str:
+    # The key of the input graph as given, so that a cached partition is
+    # found without building the symmetric graph first.
     h = hashlib.sha256()
     h.update(json.dumps(params, sort_keys=True).encode())
-    for t in (rowptr, col):
-        h.update(memoryview(np.ascontiguousarray(t.numpy())))
+    h.update(memoryview(np.ascontiguousarray(edge_index.numpy())))
     return h.hexdigest()
 
 
@@ -203,23 +205,23 @@ def metis(
     if num_parts == 1:
         return torch.arange(num_nodes), torch.tensor([0, num_nodes])
 
-    rowptr, col, was_symmetric = _symmetric_csr(edge_index, num_nodes)
-    if log and not was_symmetric:
-        _log('metis: the graph is directed; it is symmetrized for '
-             'partitioning')
-
     path = key = None
     if cache_dir is not None:
         params = dict(version=_CACHE_VERSION, num_nodes=num_nodes,
                       num_parts=num_parts, recursive=bool(recursive),
                       seed=int(seed), backend=backend)
-        key = _digest(rowptr, col, params)
+        key = _digest(edge_index, params)
         path = osp.join(cache_dir, f'metis_{key[:24]}.pt')
         cached = _load_cache(path, key, num_nodes)
         if cached is not None:
             if log:
                 _log(f'metis: loaded {num_parts} parts from {path}')
             return cached
+
+    rowptr, col, was_symmetric = _symmetric_csr(edge_index, num_nodes)
+    if log and not was_symmetric:
+        _log('metis: the graph is directed; it is symmetrized for '
+             'partitioning')
 
     t = time.perf_counter()
     cluster = _run_backend(backend, rowptr, col, num_parts, recursive, seed)
@@ -269,7 +271,9 @@ def permute(data: Data, perm: Tensor) -> Data:
     inv = torch.empty_like(perm)
     inv[perm] = torch.arange(num_nodes, device=perm.device)
 
-    out = data.clone()
+    # A shallow copy: every tensor that changes is replaced, so copying all
+    # of them first would only double the peak memory.
+    out = copy.copy(data)
     for key, value in data.items():
         if key == 'edge_index':
             ei = value.as_subclass(Tensor)

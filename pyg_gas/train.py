@@ -318,7 +318,12 @@ def run(config: TrainConfig) -> Dict[str, Any]:
                                   shuffle=True,
                                   num_workers=config.num_workers,
                                   persistent_workers=config.num_workers > 0)
-        eval_loader = EvalSubgraphLoader(data, ptr, batch_size=batch_size)
+        # Inference batches share the training loader's copy of the graph;
+        # small graphs keep them built, large ones build one at a time:
+        eval_loader = EvalSubgraphLoader(
+            data, ptr, batch_size=batch_size,
+            cache=data.num_edges < 1_000_000,
+            collater=train_loader.collater)
 
     model = model.to(device)
     optimizer = torch.optim.Adam(

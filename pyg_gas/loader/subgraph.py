@@ -1,4 +1,5 @@
-from typing import Any, Dict, List, Literal, Sequence, Tuple
+import copy
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -100,6 +101,14 @@ class ClusterCollater:
     @property
     def num_parts(self) -> int:
         return self.ptr.numel() - 1
+
+    def with_halo(self, halo: bool) -> 'ClusterCollater':
+        r"""This collater with or without halos, sharing its graph."""
+        if halo == self.halo:
+            return self
+        out = copy.copy(self)
+        out.halo = halo
+        return out
 
     def max_rows(self, batch_size: int) -> Tuple[int, int]:
         r"""Upper bounds on the number of in-batch rows and of halo rows of
@@ -292,8 +301,13 @@ def _unwrap(batch: List[SubgraphData]) -> SubgraphData:
 class EvalSubgraphLoader(DataLoader):
     r"""The GAS loader for layer-wise inference (see
     :meth:`pyg_gas.ScalableGNN.inference`): consecutive groups of
-    :obj:`batch_size` clusters with their halo, in a fixed order. The
-    mini-batches are computed once, at construction.
+    :obj:`batch_size` clusters with their halo, in a fixed order.
+
+    By default a batch is built when it is needed, so memory holds one
+    batch at a time. With :obj:`cache=True`, all batches are built once, at
+    construction, which saves rebuilding them for every layer and epoch but
+    keeps every batch (its features, halo included, and adjacency) in
+    memory: worth it for small graphs only.
 
     Args:
         data (Data): The clustered graph.
@@ -303,26 +317,51 @@ class EvalSubgraphLoader(DataLoader):
             (default: :obj:`1`)
         adj_format (str, optional): The format of :obj:`adj_t`, see
             :class:`ClusterCollater`. (default: :obj:`'auto'`)
+        cache (bool, optional): Builds all batches once. (default:
+            :obj:`False`)
+        collater (ClusterCollater, optional): The collater of another loader
+            of the same graph and partition (e.g. the training
+            :class:`SubgraphLoader`'s), whose copy of the graph is shared
+            instead of building another one. (default: :obj:`None`)
         **kwargs (optional): Arguments of
             :class:`torch.utils.data.DataLoader`.
     """
     def __init__(self, data: Data, ptr: Tensor, batch_size: int = 1,
-                 adj_format: AdjFormat = 'auto', **kwargs: Any) -> None:
+                 adj_format: AdjFormat = 'auto', cache: bool = False,
+                 collater: Optional[ClusterCollater] = None,
+                 **kwargs: Any) -> None:
         for key in ('collate_fn', 'dataset', 'shuffle', 'batch_size'):
             kwargs.pop(key, None)
-        collater = ClusterCollater(data, ptr, halo=True, adj_format=adj_format)
+        if collater is None:
+            collater = ClusterCollater(data, ptr, halo=True,
+                                       adj_format=adj_format)
+        else:
+            if not isinstance(collater, ClusterCollater):
+                raise TypeError(f"'collater' must be a 'ClusterCollater' "
+                                f"(got {type(collater).__name__})")
+            if not torch.equal(collater.ptr, check_ptr(ptr, data.num_nodes)):
+                raise ValueError("'collater' belongs to another partition "
+                                 "('ptr' differs)")
+            collater = collater.with_halo(True)
         num_parts = collater.num_parts
         _check_batch_size(batch_size, num_parts)
         self.data = data
         self.ptr = collater.ptr
         self.num_nodes = collater.num_nodes
-        self.batches = [
-            collater(range(i, min(i + batch_size, num_parts)))
+        self.collater = collater
+        self.groups = [
+            list(range(i, min(i + batch_size, num_parts)))
             for i in range(0, num_parts, batch_size)
         ]
+        self.batches: Optional[List[SubgraphData]] = None
         self.cluster_batch_size = batch_size
-        super().__init__(self.batches, batch_size=1, shuffle=False,
-                         collate_fn=_unwrap, **kwargs)
+        if cache:
+            self.batches = [collater(group) for group in self.groups]
+            super().__init__(self.batches, batch_size=1, shuffle=False,
+                             collate_fn=_unwrap, **kwargs)
+        else:
+            super().__init__(self.groups, batch_size=None, shuffle=False,
+                             collate_fn=collater, **kwargs)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_parts='

@@ -417,7 +417,7 @@ def test_eval_loader_fixed_precomputed(num_parts, batch_size, cora_cases,
 
     monkeypatch.setattr(ClusterCollater, '__call__', counting_call)
     loader = EvalSubgraphLoader(data, ptr, batch_size=batch_size,
-                                adj_format='csr')
+                                adj_format='csr', cache=True)
     num_batches = math.ceil(num_parts / batch_size)
     assert len(calls) == num_batches
     assert len(loader) == len(loader.batches) == num_batches
@@ -431,14 +431,39 @@ def test_eval_loader_fixed_precomputed(num_parts, batch_size, cora_cases,
         assert a.offset.tolist() == ptr[parts].tolist()
         assert a.count.tolist() == (ptr[[p + 1 for p in parts]] -
                                     ptr[parts]).tolist()
-    # Two fresh loaders also agree exactly:
+    # A lazy loader, one that shares a training loader's collater, and
+    # another cached one all agree exactly:
+    lazy = EvalSubgraphLoader(data, ptr, batch_size=batch_size,
+                              adj_format='csr')
+    assert lazy.batches is None and len(lazy) == num_batches
+    calls.clear()
+    lazy_batches = list(lazy)
+    assert len(calls) == num_batches  # Built on the fly, one per batch.
+    train = ClusterLoader(data, ptr, batch_size=1, adj_format='csr')
+    shared = EvalSubgraphLoader(data, ptr, batch_size=batch_size,
+                                collater=train.collater)
+    assert shared.collater.rowptr is train.collater.rowptr
+    assert shared.collater.halo and not train.collater.halo
     other = EvalSubgraphLoader(data, ptr, batch_size=batch_size,
-                               adj_format='csr')
-    for a, b in zip(loader, other):
+                               adj_format='csr', cache=True)
+    for a, b, c, d in zip(loader, other, lazy_batches, shared):
+        for e in (c, d):
+            assert torch.equal(a.n_id, e.n_id)
+            assert torch.equal(a.adj_t.to_dense(), e.adj_t.to_dense())
         assert torch.equal(a.n_id, b.n_id)
         assert torch.equal(a.edge_index.as_subclass(Tensor),
                            b.edge_index.as_subclass(Tensor))
         assert torch.equal(a.edge_weight, b.edge_weight)
+
+
+def test_eval_loader_collater_errors(cora_cases):
+    data, ptr = cora_cases[4]
+    other_data, other_ptr = cora_cases[7]
+    train = SubgraphLoader(data, ptr, adj_format='csr')
+    with pytest.raises(ValueError, match="another partition"):
+        EvalSubgraphLoader(other_data, other_ptr, collater=train.collater)
+    with pytest.raises(TypeError, match="'collater' must be"):
+        EvalSubgraphLoader(data, ptr, collater=object())
 
 
 def test_eval_loader_ignores_shuffle_and_collate_fn(cora_cases):

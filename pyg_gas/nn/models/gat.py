@@ -1,3 +1,4 @@
+import copy
 from typing import Any, Dict, Optional
 
 import torch
@@ -73,7 +74,7 @@ class GAT(BasicGAS):
 
     def transform(self, data: Data) -> Data:
         r"""Adds a self-loop to every node of the whole graph."""
-        data = data.clone()
+        data = copy.copy(data)  # Shallow: the edges are replaced.
         edge_index, edge_attr = remove_self_loops(data.edge_index,
                                                   data.get('edge_attr'))
         edge_index, edge_attr = add_self_loops(edge_index, edge_attr,

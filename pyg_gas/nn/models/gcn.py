@@ -1,11 +1,16 @@
-from typing import Any
+import copy
+from typing import Any, Dict
 
 import torch
+from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.nn import GCNConv
 from torch_geometric.transforms import GCNNorm
+from torch_geometric.utils import spmm
 
 from pyg_gas.nn.models.basic import BasicGAS
+from pyg_gas.typing import Adj
+from pyg_gas.utils import is_sparse, num_target_nodes
 
 
 def gcn_normalize(data: Data) -> Data:
@@ -15,7 +20,9 @@ def gcn_normalize(data: Data) -> Data:
     :obj:`edge_weight`, so that mini-batches see whole-graph degrees."""
     if data.edge_index is None:
         raise ValueError("GCN normalization needs 'edge_index'")
-    return GCNNorm(add_self_loops=True)(data.clone())
+    # A shallow copy: the transform replaces the edges rather than changing
+    # them in place, and cloning a large graph would double its memory.
+    return GCNNorm(add_self_loops=True)(copy.copy(data))
 
 
 class GCN(BasicGAS):
@@ -41,6 +48,31 @@ class GCN(BasicGAS):
                   **kwargs: Any) -> torch.nn.Module:
         kwargs.setdefault('cached', False)
         return GCNConv(in_channels, out_channels, normalize=False, **kwargs)
+
+    def conv(self, layer: int, x: Tensor, adj_t: Adj,
+             state: Dict[str, Any]) -> Tensor:
+        r"""Runs :class:`~torch_geometric.nn.conv.GCNConv` of
+        :obj:`layer`, in the cheaper of two equal orders: PyG's transform
+        first, :math:`\mathbf{A} (\mathbf{X} \mathbf{\Theta})`, or
+        aggregate first, :math:`(\mathbf{A} \mathbf{X}) \mathbf{\Theta}`.
+        The second transforms only the :math:`B` target rows instead of all
+        :math:`B + H` input rows, and aggregates at the input width: it wins
+        on GAS batches (whose halo rows need no transform) and whenever the
+        layer widens its input."""
+        conv = self.convs[layer]
+        if not is_sparse(adj_t):  # 'edge_index' input: PyG's own path.
+            return conv(x, adj_t)
+        num_rows = num_target_nodes(adj_t)
+        nnz = adj_t.nnz() if hasattr(adj_t, 'nnz') else adj_t._nnz()
+        c_in, c_out = x.size(-1), conv.out_channels
+        transform_first = x.size(0) * c_in * c_out + nnz * c_out
+        aggregate_first = nnz * c_in + num_rows * c_in * c_out
+        if aggregate_first >= transform_first:
+            return conv(x, adj_t)
+        out = conv.lin(spmm(adj_t, x))  # [B, C_out]
+        if conv.bias is not None:
+            out = out + conv.bias
+        return out
 
     def transform(self, data: Data) -> Data:
         r"""Adds self-loops and stores the symmetric GCN normalization of the
