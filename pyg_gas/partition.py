@@ -94,12 +94,20 @@ def _run_backend(backend: str, rowptr: Tensor, col: Tensor, num_parts: int,
     raise ValueError(f"Unknown METIS backend '{backend}'")
 
 
-def _digest(edge_index: Tensor, params: dict) -> str:
-    # The key of the input graph as given, so that a cached partition is
-    # found without building the symmetric graph first.
+def _digest(edge_index: Tensor, params: dict,
+            chunk: int = 1 << 22) -> str:
+    # The key of the input edges without their self-loops (which METIS
+    # ignores), in the given order, so that a cached partition is found
+    # without building the symmetric graph first, and a graph with added
+    # self-loops (e.g. after a GCN normalization) finds its partition too.
     h = hashlib.sha256()
     h.update(json.dumps(params, sort_keys=True).encode())
-    h.update(memoryview(np.ascontiguousarray(edge_index.numpy())))
+    row, col = edge_index[0], edge_index[1]
+    for which in (row, col):  # Sources, then targets.
+        for lo in range(0, row.numel(), chunk):  # Bounded temporaries.
+            keep = row[lo:lo + chunk] != col[lo:lo + chunk]
+            part = which[lo:lo + chunk][keep]
+            h.update(memoryview(np.ascontiguousarray(part.numpy())))
     return h.hexdigest()
 
 

@@ -759,3 +759,17 @@ def test_metis_accepts_numpy_integers():
     data = load_dataset('cora')
     perm, ptr = metis(data, np.int64(4), log=False)
     assert ptr.numel() == 5
+
+
+def test_cache_ignores_self_loops(tmp_path):
+    # A graph and the same graph with self-loops (e.g. after a GCN
+    # normalization) share a cached partition: METIS ignores self-loops.
+    data = load_dataset('cora')
+    perm, ptr = metis(data, 5, cache_dir=str(tmp_path), log=False)
+    assert len(os.listdir(tmp_path)) == 1
+    loops = torch.arange(data.num_nodes).repeat(2, 1)
+    with_loops = torch.cat([data.edge_index, loops], dim=1)
+    perm2, ptr2 = metis(with_loops, 5, cache_dir=str(tmp_path), log=False,
+                        num_nodes=data.num_nodes)
+    assert len(os.listdir(tmp_path)) == 1  # Found, not recomputed.
+    assert torch.equal(perm, perm2) and torch.equal(ptr, ptr2)
