@@ -1,12 +1,12 @@
 from typing import Any, Dict, Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Linear, ModuleList
 from torch_geometric.data import Data
 from torch_geometric.utils import spmm
 
+from pyg_gas.nn.functional import dropout
 from pyg_gas.nn.models.gcn import gcn_normalize
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.typing import Adj
@@ -98,9 +98,9 @@ class APPNP(ScalableGNN):
 
     def init_state(self, x: Tensor) -> Dict[str, Any]:
         if self.drop_input:
-            x = F.dropout(x, p=self.dropout, training=self.training)
+            x = dropout(x, p=self.dropout, training=self.training)
         x = self.lins[0](x).relu()
-        x = F.dropout(x, p=self.dropout, training=self.training)
+        x = dropout(x, p=self.dropout, training=self.training)
         return {'h_0': self.lins[1](x)}  # [B + H, out_channels]
 
     def forward_layer(self, layer: int, x: Tensor, adj_t: Adj,

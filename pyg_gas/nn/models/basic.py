@@ -1,10 +1,10 @@
 from typing import Any, Dict, Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import BatchNorm1d, Linear, ModuleList
 
+from pyg_gas.nn.functional import dropout
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.typing import Adj
 
@@ -133,10 +133,10 @@ class BasicGAS(ScalableGNN):
     def forward_layer(self, layer: int, x: Tensor, adj_t: Adj,
                       state: Dict[str, Any]) -> Tensor:
         if layer > 0 or self.drop_input:
-            x = F.dropout(x, p=self.dropout, training=self.training)
+            x = dropout(x, p=self.dropout, training=self.training)
         if layer == 0 and self.linear:
             x = self.lins[0](x).relu_()  # [B + H, hidden_channels]
-            x = F.dropout(x, p=self.dropout, training=self.training)
+            x = dropout(x, p=self.dropout, training=self.training)
 
         h = self.conv(layer, x, adj_t, state)  # [B, C]
 
@@ -148,7 +148,7 @@ class BasicGAS(ScalableGNN):
                 h = h + x[:h.size(0)]
             h = h.relu_()
         if last and self.linear:
-            h = F.dropout(h, p=self.dropout, training=self.training)
+            h = dropout(h, p=self.dropout, training=self.training)
             h = self.lins[1](h)  # [B, out_channels]
         return h
 

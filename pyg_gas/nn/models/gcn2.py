@@ -1,12 +1,12 @@
 from typing import Any, Dict, Optional, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import BatchNorm1d, Linear, ModuleList
 from torch_geometric.data import Data
 from torch_geometric.nn import GCN2Conv
 
+from pyg_gas.nn.functional import dropout
 from pyg_gas.nn.models.gcn import gcn_normalize
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.typing import Adj
@@ -115,7 +115,7 @@ class GCN2(ScalableGNN):
 
     def init_state(self, x: Tensor) -> Dict[str, Any]:
         if self.drop_input:
-            x = F.dropout(x, p=self.dropout, training=self.training)
+            x = dropout(x, p=self.dropout, training=self.training)
         x_0 = self.lins[0](x).relu()  # [B + H, hidden_channels]
         return {'x_0': x_0}
 
@@ -125,7 +125,7 @@ class GCN2(ScalableGNN):
         if layer == 0:
             x = x_0
         num_targets = num_target_nodes(adj_t)
-        h = F.dropout(x, p=self.dropout, training=self.training)
+        h = dropout(x, p=self.dropout, training=self.training)
         h = self.convs[layer](h, x_0[:num_targets], adj_t)  # [B, C]
         if len(self.bns) > 0:
             h = self.bns[layer](h)
@@ -133,6 +133,6 @@ class GCN2(ScalableGNN):
             h = h + x[:num_targets]
         h = h.relu()
         if layer == self.num_layers - 1:
-            h = F.dropout(h, p=self.dropout, training=self.training)
+            h = dropout(h, p=self.dropout, training=self.training)
             h = self.lins[1](h)  # [B, out_channels]
         return h
