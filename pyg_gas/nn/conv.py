@@ -11,6 +11,7 @@ from torch_geometric.nn.conv import MessagePassing
 from tqdm import tqdm
 
 from pyg_gas.history import History
+from pyg_gas.nn.functional import prepend_rows
 from pyg_gas.typing import OptTensor, PairTensor
 
 
@@ -177,8 +178,7 @@ class GASConv(MessagePassing):
             if n_id.numel() > bs:
                 out = x.new_empty(n_id.numel(), x.size(-1))  # [B + H, C]
                 self.history.pull(n_id[bs:], out=out[bs:])  # [H, C]
-                out[:bs] = x  # Differentiable: gradients reach 'x'.
-                x = out
+                x = prepend_rows(x, out)  # Gradients reach 'x'.
         elif x.size(0) != n_id.numel():
             raise ValueError(f"A 'GASConv' without history needs all "
                              f"{n_id.numel()} rows of the batch, halo "

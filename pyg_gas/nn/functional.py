@@ -1,4 +1,6 @@
 r"""Functional ops of the models, tuned for large CPU batches."""
+from typing import Any, Tuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -44,4 +46,37 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
                          dtype=torch.int64)
     lanes = bits.view(torch.int16)[:numel].view(x.shape)  # Uniform int16.
     drop = lanes < threshold - _LANES // 2
-    return x.masked_fill(drop, 0.0).mul_(_LANES / (_LANES - threshold))
+    return (x * (_LANES / (_LANES - threshold))).masked_fill_(drop, 0.0)
+
+
+class _PrependRows(torch.autograd.Function):
+    # Writes 'x' into the first rows of 'out' (whose other rows are filled
+    # and need no gradient) and returns 'out'; the gradient of 'x' is a view
+    # of the first rows of the output's gradient, with no copy.
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, out: Tensor) -> Tensor:
+        ctx.num_rows = x.size(0)
+        out[:x.size(0)] = x
+        ctx.mark_dirty(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None]:
+        return grad[:ctx.num_rows], None
+
+
+def prepend_rows(x: Tensor, out: Tensor) -> Tensor:
+    r"""Returns :obj:`out` with :obj:`x` written into its first rows, as
+    :obj:`torch.cat([x, out[x.size(0):]])` would, but in place: the other
+    rows of :obj:`out` (halo rows pulled from a history, which need no
+    gradient) are not copied again, and the backward pass hands :obj:`x` a
+    view of the gradient instead of a copy. :obj:`out` must not require
+    gradients."""
+    if out.requires_grad:
+        raise ValueError("'out' must not require gradients")
+    if x.dim() != out.dim() or x.shape[1:] != out.shape[1:] or \
+            x.size(0) > out.size(0):
+        raise ValueError(f"'x' of shape {list(x.shape)} does not fit into "
+                         f"the first rows of 'out' of shape "
+                         f"{list(out.shape)}")
+    return _PrependRows.apply(x, out)

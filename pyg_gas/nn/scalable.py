@@ -7,6 +7,7 @@ from torch_geometric.data import Data
 from tqdm import tqdm
 
 from pyg_gas.history import AsyncHistoryIO, History
+from pyg_gas.nn.functional import prepend_rows
 from pyg_gas.typing import Adj, OptTensor
 from pyg_gas.utils import check_int
 
@@ -189,8 +190,7 @@ class ScalableGNN(Module):
             return x
         out = x.new_empty(n_id.numel(), x.size(-1))  # [B + H, C]
         io.pull(i, out[batch_size:])  # [H, C], prefetched
-        out[:batch_size] = x  # Differentiable: gradients reach 'x'.
-        return out
+        return prepend_rows(x, out)  # Gradients reach 'x'.
 
     def enable_async_io(self, loader: Any = None,
                         max_batch_rows: Optional[int] = None,
@@ -318,8 +318,7 @@ class ScalableGNN(Module):
         # The halo rows go straight into the output, with no extra copy:
         out = x.new_empty(n_id.numel(), x.size(-1))  # [B + H, C]
         history.pull(n_id[batch_size:], out=out[batch_size:])  # [H, C]
-        out[:batch_size] = x  # Differentiable: gradients reach 'x'.
-        return out
+        return prepend_rows(x, out)  # Gradients reach 'x'.
 
     @torch.no_grad()
     def inference(self, loader: Any, progress: bool = False) -> Tensor:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from pyg_gas.nn.functional import dropout
+from pyg_gas.nn.functional import dropout, prepend_rows
 
 
 @pytest.mark.parametrize('p', [0.1, 0.3, 0.5, 0.9])
@@ -46,3 +46,22 @@ def test_dropout_modes_gradient_and_seed():
         dropout(x, 1.5)
     with pytest.raises(ValueError, match="'p' must be a probability"):
         dropout(x, -0.1)
+
+
+def test_prepend_rows_equals_cat():
+    x = torch.randn(3, 4, requires_grad=True)
+    halo = torch.randn(5, 4)
+    out = torch.empty(8, 4)
+    out[3:] = halo
+    y = prepend_rows(x * 2, out)
+    assert y.data_ptr() == out.data_ptr()  # In place.
+    torch.testing.assert_close(y, torch.cat([x * 2, halo]))
+    weight = torch.randn(8, 4)
+    (y * weight).sum().backward()
+    torch.testing.assert_close(x.grad, 2 * weight[:3])
+    with pytest.raises(ValueError, match='does not fit'):
+        prepend_rows(torch.randn(9, 4), torch.empty(8, 4))
+    with pytest.raises(ValueError, match='does not fit'):
+        prepend_rows(torch.randn(2, 3), torch.empty(8, 4))
+    with pytest.raises(ValueError, match='must not require gradients'):
+        prepend_rows(x, torch.empty(8, 4, requires_grad=True))
