@@ -45,6 +45,9 @@ HERE = osp.dirname(osp.abspath(__file__))
 OUT = osp.join(HERE, 'results', 'ogb_scale.json')
 SCALES = {'arxiv': 'synthetic-arxiv', 'products': 'synthetic-products'}
 METHODS = ('full', 'gas', 'gas-lean', 'cluster', 'ladies')
+#: Layer-wise evaluation of full batch and LADIES (0: one whole-graph
+#: forward, which does not fit at products scale):
+EVAL_PARTS = {'arxiv': 0, 'products': 20}
 #: GAS with 4x as many (smaller) parts as the preset, one per batch:
 LEAN_PARTS = {'arxiv': 320, 'products': 28}
 #: Graphs of products' degree for the full-batch memory fit:
@@ -105,6 +108,8 @@ def child_epoch(args: Dict[str, Any]) -> Dict[str, Any]:
         config.batch_size, config.num_samples = 512, 512
     if args['method'] == 'gas-lean':
         config.num_parts, config.batch_size = args['lean_parts'], 1
+    if loader in ('full', 'ladies'):
+        config.eval_parts = args.get('eval_parts', 0)
     out = run(config)
     keys = ('epoch_time_s', 'peak_memory_bytes', 'baseline_memory_bytes',
             'test_acc', 'best_val_acc', 'partition_time_s', 'num_params')
@@ -305,7 +310,8 @@ def main() -> None:
             for method in args.methods:
                 rows[f'{scale}/{method}'] = run('epoch', common(
                     dataset=SCALES[scale], method=method,
-                    epochs=args.epochs, lean_parts=LEAN_PARTS[scale]))
+                    epochs=args.epochs, lean_parts=LEAN_PARTS[scale],
+                    eval_parts=EVAL_PARTS[scale]))
         results['epoch'] = rows
 
     if 'full_fit' in args.parts:
@@ -339,13 +345,18 @@ def main() -> None:
             rows[str(n)] = run('memory', child)
         results['memory'] = rows
 
-    results['meta'] = dict(
-        python=platform.python_version(), machine=platform.machine(),
-        cpus=os.cpu_count(), threads=args.threads,
-        mem_limit_gb=args.mem_limit_gb, epochs=args.epochs,
-        part_size=args.part_size, batch_size=args.batch_size,
-        max_batches=args.max_batches,
-        load_average=list(os.getloadavg()))
+    meta = {key: value for key, value in results.get('meta', {}).items()
+            if isinstance(value, dict)}
+    results['meta'] = meta
+    for part in args.parts:  # Each part keeps the settings it ran with.
+        if part in CHILDREN:
+            meta[part] = dict(
+                python=platform.python_version(), machine=platform.machine(),
+                cpus=os.cpu_count(), threads=args.threads,
+                mem_limit_gb=args.mem_limit_gb, epochs=args.epochs,
+                scales=args.scales, part_size=args.part_size,
+                batch_size=args.batch_size, max_batches=args.max_batches,
+                load_average=list(os.getloadavg()))
     os.makedirs(osp.dirname(OUT), exist_ok=True)
     tmp = OUT + '.tmp'
     with open(tmp, 'w') as f:

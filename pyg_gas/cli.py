@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--cache-dir', default=None,
                    help='where to cache METIS partitions')
     p.add_argument('--eval-every', type=int, default=1)
+    p.add_argument('--eval-parts', type=int, default=0, metavar='P',
+                   help='(full, ladies, fastgcn) evaluate by exact '
+                   'layer-wise inference over P node ranges instead of one '
+                   'whole-graph forward, for graphs whose activations do '
+                   'not fit')
     p.add_argument('--log-every', type=int, default=10)
     p.add_argument('--no-progress', action='store_true',
                    help='no progress bars or log lines')

@@ -80,6 +80,7 @@ class TrainConfig:
     num_workers: int = 0
     cache_dir: Optional[str] = None
     eval_every: int = 1
+    eval_parts: int = 0
     log_every: int = 10
     progress: bool = True
     json: Optional[str] = None
@@ -189,6 +190,9 @@ def resolve(config: TrainConfig) -> TrainConfig:
         if value is None and key in DEFAULTS:
             values[key] = next(layer[key] for layer in layers if key in layer)
     out = TrainConfig(**values)
+    if out.eval_parts < 0:
+        raise ValueError(f"'eval_parts' must be at least 0 "
+                         f"(got {out.eval_parts})")
     for key in ('epochs', 'hidden', 'layers', 'num_parts', 'batch_size',
                 'num_samples', 'eval_every', 'log_every'):
         if getattr(out, key) < 1:
@@ -289,6 +293,9 @@ def run(config: TrainConfig) -> Dict[str, Any]:
     partition_time = 0.0
     if config.loader == 'full' or config.loader in LAYERWISE:
         train_loader = eval_loader = None
+        if config.eval_parts > data.num_nodes:
+            raise ValueError(f"'eval_parts' must be in [0, {data.num_nodes}] "
+                             f"(got {config.eval_parts})")
         if config.loader in LAYERWISE:
             # Batches of training nodes; the loader computes its own
             # normalized adjacency.
@@ -299,10 +306,19 @@ def run(config: TrainConfig) -> Dict[str, Any]:
                 mode=config.loader, shuffle=True, seed=config.seed,
                 num_workers=config.num_workers,
                 persistent_workers=config.num_workers > 0)
+        if config.eval_parts > 0:
+            # Exact layer-wise inference over contiguous node ranges, with
+            # memory bounded by one range and its halo instead of the whole
+            # graph's activations:
+            chunks = torch.linspace(0, data.num_nodes, config.eval_parts + 1)
+            ptr = chunks.round().long()
+            eval_loader = EvalSubgraphLoader(data, ptr, batch_size=1)
         # Evaluation (and full-batch training) on the whole graph:
         data = data.to(device)
-        adj_t = to_adj_t(data.edge_index, data.num_nodes,
-                         data.get('edge_weight'))
+        adj_t = None
+        if config.loader == 'full' or eval_loader is None:
+            adj_t = to_adj_t(data.edge_index, data.num_nodes,
+                             data.get('edge_weight'))
     else:
         if config.num_parts > data.num_nodes:
             raise ValueError(f"'num_parts' must be in [1, {data.num_nodes}] "

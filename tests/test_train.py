@@ -79,3 +79,18 @@ def test_resolve_presets():
         resolve(TrainConfig(model='mlp'))
     with pytest.raises(ValueError, match="'device'"):
         resolve(TrainConfig(device='tpu'))
+
+
+@pytest.mark.parametrize('loader', ['full', 'ladies'])
+def test_eval_parts_is_exact(loader):
+    # Layer-wise inference over node ranges evaluates exactly like the
+    # whole-graph forward, so the whole run is the same.
+    kwargs = dict(loader=loader, epochs=3, progress=False, seed=1)
+    whole = run(TrainConfig(**kwargs))
+    parts = run(TrainConfig(eval_parts=5, **kwargs))
+    for key in ('best_val_acc', 'test_acc', 'train_acc', 'best_epoch'):
+        assert whole[key] == parts[key], key
+    with pytest.raises(ValueError, match="'eval_parts' must be at least 0"):
+        run(TrainConfig(eval_parts=-1, **kwargs))
+    with pytest.raises(ValueError, match="'eval_parts' must be in"):
+        run(TrainConfig(eval_parts=10**6, **kwargs))

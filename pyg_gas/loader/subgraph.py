@@ -332,6 +332,10 @@ class EvalSubgraphLoader(DataLoader):
                  **kwargs: Any) -> None:
         for key in ('collate_fn', 'dataset', 'shuffle', 'batch_size'):
             kwargs.pop(key, None)
+        # Iterating a DataLoader draws a seed from its generator: a private
+        # one keeps evaluation from shifting the training's random stream.
+        if kwargs.get('generator') is None:
+            kwargs['generator'] = torch.Generator().manual_seed(0)
         if collater is None:
             collater = ClusterCollater(data, ptr, halo=True,
                                        adj_format=adj_format)

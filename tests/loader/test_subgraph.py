@@ -673,3 +673,15 @@ def test_max_rows_bounds_every_batch(batch_size):
     assert 0 < seen_halo <= max_halo
     # Cluster-GCN batches have no halo:
     assert ClusterLoader(data, ptr, batch_size).max_rows()[1] == 0
+
+
+def test_eval_loader_leaves_the_global_rng_alone(cora_cases):
+    # Evaluating between training epochs must not shift the training's
+    # random stream (iterating a DataLoader draws a seed).
+    data, ptr = cora_cases[4]
+    loader = EvalSubgraphLoader(data, ptr, batch_size=2, adj_format='csr')
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    assert len(list(loader)) == 2
+    assert torch.equal(torch.rand(3), expected)
