@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--num-workers', type=int, default=0)
     p.add_argument('--cache-dir', default=None,
                    help='where to cache METIS partitions')
+    p.add_argument('--history-dtype', default='float32',
+                   choices=['float32', 'bfloat16', 'float16'],
+                   help='storage type of the histories (bfloat16 halves '
+                   'their memory)')
     p.add_argument('--eval-every', type=int, default=1)
     p.add_argument('--eval-parts', type=int, default=0, metavar='P',
                    help='(full, ladies, fastgcn) evaluate by exact '

@@ -44,6 +44,9 @@ LOADERS = ('gas', 'cluster', 'full', 'ladies', 'fastgcn')
 #: Loaders that train on sampled layers and evaluate on the whole graph.
 LAYERWISE = ('ladies', 'fastgcn')
 DEVICES = ('cpu', 'cuda', 'auto')
+#: Storage types of the histories, by name.
+HISTORY_DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16,
+                  'float16': torch.float16}
 
 
 @dataclass
@@ -81,6 +84,7 @@ class TrainConfig:
     cache_dir: Optional[str] = None
     eval_every: int = 1
     eval_parts: int = 0
+    history_dtype: str = 'float32'
     log_every: int = 10
     progress: bool = True
     json: Optional[str] = None
@@ -190,6 +194,9 @@ def resolve(config: TrainConfig) -> TrainConfig:
         if value is None and key in DEFAULTS:
             values[key] = next(layer[key] for layer in layers if key in layer)
     out = TrainConfig(**values)
+    if out.history_dtype not in HISTORY_DTYPES:
+        raise ValueError(f"'history_dtype' must be one of "
+                         f"{list(HISTORY_DTYPES)} (got '{out.history_dtype}')")
     if out.eval_parts < 0:
         raise ValueError(f"'eval_parts' must be at least 0 "
                          f"(got {out.eval_parts})")
@@ -240,6 +247,7 @@ def build_model(config: TrainConfig, data: Any) -> ScalableGNN:
         theta=config.theta, shared_weights=config.shared_weights)
     accepted = _init_params(cls)
     kwargs = {k: v for k, v in options.items() if k in accepted}
+    kwargs['history_dtype'] = HISTORY_DTYPES[config.history_dtype]
     if cls is PNA:
         kwargs['deg'] = PNA.degree_histogram(data)
     return cls(data.num_nodes, data.num_features, config.hidden,
@@ -289,6 +297,7 @@ def run(config: TrainConfig) -> Dict[str, Any]:
         data = T.NormalizeFeatures()(data)
     model = build_model(config, data)
     data = model.transform(data)
+    num_edges = int(data.num_edges)
 
     partition_time = 0.0
     if config.loader == 'full' or config.loader in LAYERWISE:
@@ -340,6 +349,11 @@ def run(config: TrainConfig) -> Dict[str, Any]:
             data, ptr, batch_size=batch_size,
             cache=data.num_edges < 1_000_000,
             collater=train_loader.collater)
+        # The loaders hold the edges now (in CSR form, with their weights
+        # and attributes): the graph's own copy would only take memory.
+        for key in list(data.keys()):
+            if key in ('edge_index', 'adj_t') or data.is_edge_attr(key):
+                del data[key]
 
     model = model.to(device)
     optimizer = torch.optim.Adam(
@@ -441,7 +455,7 @@ def run(config: TrainConfig) -> Dict[str, Any]:
         baseline_memory_bytes=baseline_memory,
         num_params=sum(p.numel() for p in model.parameters()),
         num_nodes=int(data.num_nodes),
-        num_edges=int(data.num_edges),
+        num_edges=num_edges,
         device=str(device),
         config={f.name: getattr(config, f.name)
                 for f in fields(config) if f.name != 'progress'},

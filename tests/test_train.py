@@ -94,3 +94,12 @@ def test_eval_parts_is_exact(loader):
         run(TrainConfig(eval_parts=-1, **kwargs))
     with pytest.raises(ValueError, match="'eval_parts' must be in"):
         run(TrainConfig(eval_parts=10**6, **kwargs))
+
+
+def test_history_dtype():
+    result = run(TrainConfig(loader='gas', epochs=2, progress=False,
+                             history_dtype='bfloat16'))
+    assert result['config']['history_dtype'] == 'bfloat16'
+    assert result['num_edges'] == 10_556 + 2_708  # Self-loops added.
+    with pytest.raises(ValueError, match="'history_dtype' must be one of"):
+        run(TrainConfig(history_dtype='int8', progress=False))
