@@ -44,7 +44,7 @@ from typing import Any, Dict, Optional
 HERE = osp.dirname(osp.abspath(__file__))
 OUT = osp.join(HERE, 'results', 'ogb_scale.json')
 SCALES = {'arxiv': 'synthetic-arxiv', 'products': 'synthetic-products'}
-METHODS = ('full', 'gas', 'gas-lean', 'cluster', 'ladies')
+METHODS = ('full', 'gas', 'gas-lean', 'gas-lean-bf16', 'cluster', 'ladies')
 #: Layer-wise evaluation of full batch and LADIES (0: one whole-graph
 #: forward, which does not fit at products scale):
 EVAL_PARTS = {'arxiv': 0, 'products': 20}
@@ -106,8 +106,10 @@ def child_epoch(args: Dict[str, Any]) -> Dict[str, Any]:
                          hidden=256, layers=3)
     if loader == 'ladies':
         config.batch_size, config.num_samples = 512, 512
-    if args['method'] == 'gas-lean':
+    if args['method'].startswith('gas-lean'):
         config.num_parts, config.batch_size = args['lean_parts'], 1
+    if args['method'].endswith('-bf16'):
+        config.history_dtype = 'bfloat16'
     if loader in ('full', 'ladies'):
         config.eval_parts = args.get('eval_parts', 0)
     out = run(config)
@@ -187,7 +189,8 @@ def child_memory(args: Dict[str, Any]) -> Dict[str, Any]:
             max_rows = max(max_rows, batch.n_id.numel())
         return max_rows
 
-    epoch()  # Warm-up: the allocator's pools, the optimizer's state.
+    # No warm-up epoch: memory it freed would stay in the allocator, and
+    # count as "before" instead of as working memory.
     with open('/proc/self/clear_refs', 'w') as f:
         f.write('5')  # Resets the peak resident set size (VmHWM).
     before = _status('VmRSS')
@@ -264,8 +267,8 @@ def main() -> None:
     parser.add_argument('--batch-size', type=int, default=2,
                         help='parts per batch in the memory series')
     parser.add_argument('--max-batches', type=int, default=40,
-                        help='batches per (warm-up and measured) epoch in '
-                        'the memory series')
+                        help='batches of the measured epoch in the memory '
+                        'series')
     args = parser.parse_args()
     cache_dir = osp.join(args.root, 'metis')
     results = load_results()
