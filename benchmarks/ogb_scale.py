@@ -435,7 +435,8 @@ def plot_memory(rows: Dict[str, Any]) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    ok = [(int(n), r) for n, r in rows.items() if r.get('ok')]
+    ok = sorted(((int(n), r) for n, r in rows.items() if r.get('ok')),
+                key=lambda item: item[0])
     if not ok:
         return
     n = [k for k, _ in ok]
@@ -444,6 +445,8 @@ def plot_memory(rows: Dict[str, Any]) -> None:
             label='GAS working memory (one epoch)')
     ax.plot(n, [(r['data_bytes'] + r['history_bytes']) / 2**20
                 for _, r in ok], 's--', label='graph data + histories')
+    ax.plot(n, [r['max_batch_rows'] * 256 * 4 * 4 / 2**20 for _, r in ok],
+            ':', label='4 x largest batch + halo x 256 floats')
     ax.set_xscale('log')
     ax.set_yscale('log')
     ax.set_xlabel('nodes')
