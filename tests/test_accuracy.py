@@ -84,9 +84,12 @@ def test_fastgcn_gcn(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize('model', [
     'gcn', 'sage', 'gat', 'appnp', 'pna', 'gcn2',
+    # Not strict: GAS 75.83 vs full 78.07 in one 3-seed run, 77.50 vs 77.07
+    # in the next (benchmarks/results/cora.json); sum aggregation is the
+    # most sensitive to stale halo rows.
     pytest.param('gin', marks=pytest.mark.xfail(
-        reason='measured: GAS 75.83 vs full batch 78.07 (benchmarks/results/'
-        'cora.json); sum aggregation is sensitive to stale halo rows')),
+        strict=False, reason='GIN under GAS varies by about 2 points from '
+        'run to run')),
 ])
 def test_full_batch_model_zoo(tmp_path, model):
     # GAS should be on par with full-batch training of the same model.
