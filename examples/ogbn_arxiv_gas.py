@@ -54,7 +54,8 @@ data = model.transform(data)  # GCN normalization on the whole graph.
 perm, ptr = metis(data, num_parts=num_parts)  # Cluster i: perm[ptr[i]:...].
 data = permute(data, perm)  # Each cluster is now one contiguous range.
 train_loader = SubgraphLoader(data, ptr, batch_size=batch_size, shuffle=True)
-eval_loader = EvalSubgraphLoader(data, ptr, batch_size=batch_size)
+eval_loader = EvalSubgraphLoader(  # Shares the training loader's graph.
+    data, ptr, batch_size=batch_size, collater=train_loader.collater)
 
 model = model.to(device)
 optimizer = torch.optim.Adam(model.param_groups(), lr=lr)  # No decay.

@@ -1,5 +1,5 @@
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -99,11 +99,17 @@ class History(torch.nn.Module):
                              torch.zeros((), dtype=torch.long,
                                          device=storage_device))
 
-    @property
-    def _chunk(self) -> int:
-        # Rows per step when casting: about 1 MiB of stored rows.
-        return max(1, (1 << 20) //
+    def _staged(self, num_rows: int) -> Iterator[Tuple[int, int, Tensor]]:
+        # Splits 'num_rows' rows into steps of about 1 MiB of stored rows and
+        # yields (lo, hi, buffer) per step, the buffer being one reused,
+        # cache-resident tensor of the store's type: casting through it
+        # avoids a full-size temporary and its memory traffic.
+        step = max(1, (1 << 20) //
                    (self.embedding_dim * self.emb.element_size()))
+        tmp = self.emb.new_empty(min(step, num_rows), self.embedding_dim)
+        for lo in range(0, num_rows, step):
+            hi = min(lo + step, num_rows)
+            yield lo, hi, tmp[:hi - lo]
 
     @property
     def dtype(self) -> torch.dtype:
@@ -179,13 +185,7 @@ class History(torch.nn.Module):
                 return out.copy_(self.emb.index_select(0, n_id))
             if out.dtype == self.dtype:
                 return torch.index_select(self.emb, 0, n_id, out=out)
-            # Gather and cast through a small, cache-resident buffer: a
-            # full-size temporary would double the memory traffic.
-            tmp = self.emb.new_empty(min(self._chunk, n_id.numel()),
-                                     self.embedding_dim)
-            for lo in range(0, n_id.numel(), self._chunk):
-                hi = min(lo + self._chunk, n_id.numel())
-                part = tmp[:hi - lo]
+            for lo, hi, part in self._staged(n_id.numel()):  # Gather, cast.
                 torch.index_select(self.emb, 0, n_id[lo:hi], out=part)
                 out[lo:hi].copy_(part)
             return out
@@ -228,13 +228,10 @@ class History(torch.nn.Module):
             x = x.to(self.emb.device)
             if x.dtype == self.dtype:
                 self.emb.index_copy_(0, n_id, x)
-            else:  # Cast chunk by chunk, through a cache-resident buffer.
-                tmp = self.emb.new_empty(min(self._chunk, n_id.numel()),
-                                         self.embedding_dim)
-                for lo in range(0, n_id.numel(), self._chunk):
-                    hi = min(lo + self._chunk, n_id.numel())
-                    part = tmp[:hi - lo].copy_(x[lo:hi])
-                    self.emb.index_copy_(0, n_id[lo:hi], part)
+            else:  # Cast, then scatter.
+                for lo, hi, part in self._staged(n_id.numel()):
+                    self.emb.index_copy_(0, n_id[lo:hi],
+                                         part.copy_(x[lo:hi]))
             self.last_step.index_fill_(0, n_id, step_value)
         elif offset is not None or count is not None:
             if offset is None or count is None:
@@ -340,18 +337,18 @@ class AsyncHistoryIO:
         self.device = device
         self.stream = torch.cuda.Stream(device)
         self.pool = ThreadPoolExecutor(max_workers=num_threads)
-        self.max_batch_rows = 0
-        self.max_halo_rows = 0
-        self._pull_cpu: List[Tensor] = []
-        self._pull_gpu: List[Tensor] = []
-        self._push_cpu: List[Tensor] = []
-        self.reserve(max_batch_rows, max_halo_rows)
         num = len(self.histories)
         self._pulls: List[Optional[Future]] = [None] * num
         self._pushes: List[Optional[Future]] = [None] * num
         self._copied: List[Optional[torch.cuda.Event]] = [None] * num
         self._consumed: List[Optional[torch.cuda.Event]] = [None] * num
         self._halo_rows = 0
+        self.max_batch_rows = 0
+        self.max_halo_rows = 0
+        self._pull_cpu: List[Tensor] = []
+        self._pull_gpu: List[Tensor] = []
+        self._push_cpu: List[Tensor] = []
+        self.reserve(max_batch_rows, max_halo_rows)
 
     def reserve(self, max_batch_rows: int, max_halo_rows: int) -> None:
         r"""Makes the reusable buffers hold at least this many rows."""
@@ -376,13 +373,10 @@ class AsyncHistoryIO:
 
     def synchronize(self) -> None:
         r"""Waits until every started push and pull has completed."""
-        for futures in (getattr(self, '_pushes', []),
-                        getattr(self, '_pulls', [])):
-            for future in futures:
-                if future is not None:
-                    future.result()
-        for i in range(len(getattr(self, '_pushes', []))):
-            self._pushes[i] = None
+        for future in self._pushes + self._pulls:
+            if future is not None:
+                future.result()
+        self._pushes = [None] * len(self._pushes)
 
     def prefetch(self, halo: Tensor) -> None:
         r"""Starts pulling the rows :obj:`halo` (global ids) of every

@@ -12,6 +12,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from pyg_gas import utils
+from pyg_gas.utils import check_int
 
 #: Presets of :func:`synthetic_graph`, named after the OGB graphs they match
 #: in size: nodes, undirected edges, features, classes and split sizes.
@@ -38,16 +39,6 @@ def _check_fraction(name: str, value: Any) -> float:
     if not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"'{name}' must be in [0, 1] (got {value})")
     return float(value)
-
-
-def _check_count(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"'{name}' must be an int (got "
-                        f"{type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"'{name}' must be at least {minimum} "
-                         f"(got {value})")
-    return value
 
 
 def _draw_pairs(count: int, cdf: Tensor, bounds: Tensor, order: Tensor,
@@ -152,10 +143,10 @@ def synthetic_graph(
         :obj:`train_mask`, :obj:`val_mask`, :obj:`test_mask`,
         :obj:`num_classes` and :obj:`name` (:obj:`'synthetic'`).
     """
-    num_nodes = _check_count('num_nodes', num_nodes, 2)
-    num_classes = _check_count('num_classes', num_classes, 1)
-    num_features = _check_count('num_features', num_features, 1)
-    seed = _check_count('seed', seed, 0)
+    num_nodes = check_int('num_nodes', num_nodes, 2)
+    num_classes = check_int('num_classes', num_classes, 1)
+    num_features = check_int('num_features', num_features, 1)
+    seed = check_int('seed', seed, 0)
     homophily = _check_fraction('homophily', homophily)
     if num_classes > num_nodes:
         raise ValueError(f"'num_classes' must be at most 'num_nodes' "
@@ -168,7 +159,7 @@ def synthetic_graph(
             raise ValueError(f"'avg_degree' must be a positive number "
                              f"(got {avg_degree!r})")
         num_edges = round(float(avg_degree) * num_nodes / 2)
-    num_edges = _check_count('num_edges', num_edges, 1)
+    num_edges = check_int('num_edges', num_edges, 1)
     # Drawing by rejection converges quickly only well below a full graph:
     max_edges = num_nodes * (num_nodes - 1) // 4
     if num_edges > max_edges:

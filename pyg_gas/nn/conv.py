@@ -11,7 +11,7 @@ from torch_geometric.nn.conv import MessagePassing
 from tqdm import tqdm
 
 from pyg_gas.history import History
-from pyg_gas.nn.functional import prepend_rows
+from pyg_gas.nn.functional import push_and_pull_rows
 from pyg_gas.typing import OptTensor, PairTensor
 
 
@@ -168,17 +168,13 @@ class GASConv(MessagePassing):
                                  f"{self.history.embedding_dim}, but the "
                                  f"input of '{self.conv.__class__.__name__}'"
                                  f" has width {x.size(-1)}")
-            x = x[:bs]  # [B, C]
             if self.training:
                 self.history.tick()
-            if batch.offset is not None and batch.count is not None:
-                self.history.push(x, offset=batch.offset, count=batch.count)
-            else:
-                self.history.push(x, n_id[:bs])
-            if n_id.numel() > bs:
-                out = x.new_empty(n_id.numel(), x.size(-1))  # [B + H, C]
-                self.history.pull(n_id[bs:], out=out[bs:])  # [H, C]
-                x = prepend_rows(x, out)  # Gradients reach 'x'.
+            history = self.history
+            x = push_and_pull_rows(
+                x[:bs], n_id, history.push,
+                lambda ids, out: history.pull(ids, out=out), batch.offset,
+                batch.count)  # [B + H, C]
         elif x.size(0) != n_id.numel():
             raise ValueError(f"A 'GASConv' without history needs all "
                              f"{n_id.numel()} rows of the batch, halo "

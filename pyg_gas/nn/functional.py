@@ -1,5 +1,5 @@
 r"""Functional ops of the models, tuned for large CPU batches."""
-from typing import Any, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -80,3 +80,36 @@ def prepend_rows(x: Tensor, out: Tensor) -> Tensor:
                          f"the first rows of 'out' of shape "
                          f"{list(out.shape)}")
     return _PrependRows.apply(x, out)
+
+
+def push_and_pull_rows(x: Tensor, n_id: Tensor, push: Callable[..., Any],
+                       pull: Callable[[Tensor, Tensor], Any],
+                       offset: Optional[Tensor] = None,
+                       count: Optional[Tensor] = None) -> Tensor:
+    r"""The history I/O of one GAS layer: pushes the batch rows :obj:`x`
+    (the first :obj:`x.size(0)` nodes of :obj:`n_id`) and returns them
+    followed by the halo rows :obj:`n_id[x.size(0):]`, pulled straight into
+    the output (see :func:`prepend_rows`).
+
+    Args:
+        x (torch.Tensor): The batch rows. Shape :math:`(B, C)`.
+        n_id (torch.Tensor): The global ids of the batch and halo rows.
+        push (callable): Stores rows, as :meth:`pyg_gas.History.push`:
+            :obj:`push(x, offset=..., count=...)` or :obj:`push(x, n_id=...)`.
+        pull (callable): :obj:`pull(ids, out)` writes the stored rows
+            :obj:`ids` into :obj:`out`.
+        offset (torch.Tensor, optional): The first global id of each cluster
+            of the batch, for range pushes. (default: :obj:`None`)
+        count (torch.Tensor, optional): The size of each cluster.
+            (default: :obj:`None`)
+    """
+    batch_size = x.size(0)
+    if offset is not None and count is not None:
+        push(x, offset=offset, count=count)
+    else:
+        push(x, n_id=n_id[:batch_size])
+    if n_id.numel() == batch_size:
+        return x
+    out = x.new_empty(n_id.numel(), x.size(-1))  # [B + H, C]
+    pull(n_id[batch_size:], out[batch_size:])  # [H, C]
+    return prepend_rows(x, out)  # Gradients reach 'x'.

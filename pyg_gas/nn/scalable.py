@@ -1,3 +1,4 @@
+import functools
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
@@ -7,7 +8,7 @@ from torch_geometric.data import Data
 from tqdm import tqdm
 
 from pyg_gas.history import AsyncHistoryIO, History
-from pyg_gas.nn.functional import prepend_rows
+from pyg_gas.nn.functional import push_and_pull_rows
 from pyg_gas.typing import Adj, OptTensor
 from pyg_gas.utils import check_int
 
@@ -152,7 +153,7 @@ class ScalableGNN(Module):
         if batch_size is not None and n_id is None:
             raise ValueError("A mini-batch ('batch_size' given) needs the "
                              "global node ids 'n_id'")
-        io = getattr(self, '_async_io', None)
+        io = self._async_io
         if io is None or batch_size is None or not x.is_cuda:
             io = None
         else:  # The last batch's pushes land before the step and the pulls.
@@ -181,16 +182,10 @@ class ScalableGNN(Module):
     def _async_push_and_pull(self, io: AsyncHistoryIO, i: int, x: Tensor,
                              batch_size: int, n_id: Tensor,
                              offset: OptTensor, count: OptTensor) -> Tensor:
-        x = x[:batch_size]  # [B, C]
-        if offset is not None and count is not None:
-            io.push(i, x, offset=offset, count=count)
-        else:
-            io.push(i, x, n_id=n_id[:batch_size])
-        if n_id.numel() == batch_size:
-            return x
-        out = x.new_empty(n_id.numel(), x.size(-1))  # [B + H, C]
-        io.pull(i, out[batch_size:])  # [H, C], prefetched
-        return prepend_rows(x, out)  # Gradients reach 'x'.
+        return push_and_pull_rows(
+            x[:batch_size], n_id, functools.partial(io.push, i),
+            lambda ids, out: io.pull(i, out),  # Prefetched rows.
+            offset, count)
 
     def enable_async_io(self, loader: Any = None,
                         max_batch_rows: Optional[int] = None,
@@ -236,7 +231,7 @@ class ScalableGNN(Module):
     def synchronize_histories(self) -> None:
         r"""Waits for all pending asynchronous history I/O, so that the
         stores hold every pushed row."""
-        if getattr(self, '_async_io', None) is not None:
+        if self._async_io is not None:
             self._async_io.synchronize()
 
     def state_dict(self, *args: Any, **kwargs: Any) -> Any:
@@ -308,17 +303,9 @@ class ScalableGNN(Module):
                 history.push(x, n_id)
             return x
 
-        x = x[:batch_size]  # [B, C]
-        if offset is not None and count is not None:
-            history.push(x, offset=offset, count=count)
-        else:
-            history.push(x, n_id[:batch_size])
-        if n_id.numel() == batch_size:
-            return x
-        # The halo rows go straight into the output, with no extra copy:
-        out = x.new_empty(n_id.numel(), x.size(-1))  # [B + H, C]
-        history.pull(n_id[batch_size:], out=out[batch_size:])  # [H, C]
-        return prepend_rows(x, out)  # Gradients reach 'x'.
+        return push_and_pull_rows(
+            x[:batch_size], n_id, history.push,
+            lambda ids, out: history.pull(ids, out=out), offset, count)
 
     @torch.no_grad()
     def inference(self, loader: Any, progress: bool = False) -> Tensor:
