@@ -70,6 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=['float32', 'bfloat16', 'float16'],
                    help='storage type of the histories (bfloat16 halves '
                    'their memory)')
+    p.add_argument('--nproc', type=int, default=1, metavar='N',
+                   help='(gas) train on N processes of this machine with '
+                   'torch.distributed (gloo on CPU, nccl on CUDA); under '
+                   'torchrun, the launcher sets the processes instead')
+    p.add_argument('--sync-every', type=int, default=1, metavar='K',
+                   help='(distributed) training steps between halo '
+                   'exchanges')
+    p.add_argument('--checkpoint', default=None, metavar='DIR',
+                   help='(distributed) save a checkpoint into DIR after '
+                   'every epoch, and resume from it if one is there')
     p.add_argument('--eval-every', type=int, default=1)
     p.add_argument('--eval-parts', type=int, default=0, metavar='P',
                    help='(full, ladies, fastgcn) evaluate by exact '
@@ -98,7 +108,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         summary = {k: result[k] for k in (
             'dataset', 'model', 'loader', 'epochs', 'best_val_acc',
             'test_acc', 'epoch_time_s', 'peak_memory_bytes', 'num_params')}
-        print(json.dumps(summary))
+        if result.get('rank', 0) == 0:  # Once per distributed run.
+            print(json.dumps(summary))
     return 0
 
 

@@ -85,6 +85,9 @@ class TrainConfig:
     eval_every: int = 1
     eval_parts: int = 0
     history_dtype: str = 'float32'
+    nproc: int = 1
+    sync_every: int = 1
+    checkpoint: Optional[str] = None
     log_every: int = 10
     progress: bool = True
     json: Optional[str] = None
@@ -201,7 +204,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise ValueError(f"'eval_parts' must be at least 0 "
                          f"(got {out.eval_parts})")
     for key in ('epochs', 'hidden', 'layers', 'num_parts', 'batch_size',
-                'num_samples', 'eval_every', 'log_every'):
+                'num_samples', 'eval_every', 'log_every', 'nproc',
+                'sync_every'):
         if getattr(out, key) < 1:
             raise ValueError(f"'{key}' must be at least 1 "
                              f"(got {getattr(out, key)})")
@@ -235,9 +239,12 @@ def _init_params(cls: type) -> set:
     return names
 
 
-def build_model(config: TrainConfig, data: Any) -> ScalableGNN:
+def build_model(config: TrainConfig, data: Any,
+                num_nodes: Optional[int] = None) -> ScalableGNN:
     r"""Creates the model of :obj:`config` for :obj:`data`, passing each
-    option that the model takes."""
+    option that the model takes. :obj:`num_nodes` sizes the histories
+    (default: :obj:`data.num_nodes`; a rank of a distributed run holds the
+    rows of its shard only)."""
     cls = MODELS[config.model]
     options = dict(
         dropout=config.dropout, drop_input=config.drop_input,
@@ -250,7 +257,9 @@ def build_model(config: TrainConfig, data: Any) -> ScalableGNN:
     kwargs['history_dtype'] = HISTORY_DTYPES[config.history_dtype]
     if cls is PNA:
         kwargs['deg'] = PNA.degree_histogram(data)
-    return cls(data.num_nodes, data.num_features, config.hidden,
+    if num_nodes is None:
+        num_nodes = data.num_nodes
+    return cls(num_nodes, data.num_features, config.hidden,
                int(data.num_classes), config.layers, **kwargs)
 
 
@@ -278,8 +287,17 @@ def write_json(path: str, obj: Dict[str, Any]) -> None:
 
 def run(config: TrainConfig) -> Dict[str, Any]:
     r"""Trains and evaluates one model, and returns the results (the fields
-    that :obj:`pyg-gas train --json` writes)."""
+    that :obj:`pyg-gas train --json` writes). With :obj:`nproc > 1`, or in a
+    process started by :obj:`torchrun`, the run is distributed (see
+    :func:`pyg_gas.distributed.train.launch`)."""
     config = resolve(config)
+    from pyg_gas.distributed.launch import in_launched_process
+    if config.nproc > 1 or in_launched_process():
+        from pyg_gas.distributed.train import launch
+        return launch(config)
+    if config.checkpoint is not None:
+        raise ValueError("'checkpoint' is for distributed runs ('nproc' > 1 "
+                         "or torchrun)")
     if config.device == 'auto':
         device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     else:

@@ -323,13 +323,17 @@ class EvalSubgraphLoader(DataLoader):
             of the same graph and partition (e.g. the training
             :class:`SubgraphLoader`'s), whose copy of the graph is shared
             instead of building another one. (default: :obj:`None`)
+        num_parts (int, optional): Covers the first :obj:`num_parts`
+            clusters only, e.g. the clusters a rank owns in a
+            :class:`~pyg_gas.distributed.GraphShard`, whose last cluster is
+            its halo cache. (default: all clusters)
         **kwargs (optional): Arguments of
             :class:`torch.utils.data.DataLoader`.
     """
     def __init__(self, data: Data, ptr: Tensor, batch_size: int = 1,
                  adj_format: AdjFormat = 'auto', cache: bool = False,
                  collater: Optional[ClusterCollater] = None,
-                 **kwargs: Any) -> None:
+                 num_parts: Optional[int] = None, **kwargs: Any) -> None:
         for key in ('collate_fn', 'dataset', 'shuffle', 'batch_size'):
             kwargs.pop(key, None)
         # Iterating a DataLoader draws a seed from its generator: a private
@@ -347,12 +351,18 @@ class EvalSubgraphLoader(DataLoader):
                 raise ValueError("'collater' belongs to another partition "
                                  "('ptr' differs)")
             collater = collater.with_halo(True)
-        num_parts = collater.num_parts
+        if num_parts is None:
+            num_parts = collater.num_parts
+        elif isinstance(num_parts, bool) or not isinstance(
+                num_parts, int) or not 1 <= num_parts <= collater.num_parts:
+            raise ValueError(f"'num_parts' must be in [1, "
+                             f"{collater.num_parts}] (got {num_parts})")
         _check_batch_size(batch_size, num_parts)
         self.data = data
         self.ptr = collater.ptr
         self.num_nodes = collater.num_nodes
         self.collater = collater
+        self.num_parts = num_parts
         self.groups = [
             list(range(i, min(i + batch_size, num_parts)))
             for i in range(0, num_parts, batch_size)
@@ -369,7 +379,7 @@ class EvalSubgraphLoader(DataLoader):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_parts='
-                f'{self.ptr.numel() - 1}, '
+                f'{self.num_parts}, '
                 f'batch_size={self.cluster_batch_size})')
 
 

@@ -1,5 +1,5 @@
 import functools
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -308,7 +308,8 @@ class ScalableGNN(Module):
             lambda ids, out: history.pull(ids, out=out), offset, count)
 
     @torch.no_grad()
-    def inference(self, loader: Any, progress: bool = False) -> Tensor:
+    def inference(self, loader: Any, progress: bool = False,
+                  sync: Optional[Callable[[History], Any]] = None) -> Tensor:
         r"""Computes the output for every node, layer by layer over the
         mini-batches of :obj:`loader` (an
         :class:`~pyg_gas.EvalSubgraphLoader`), filling the histories as it
@@ -322,6 +323,11 @@ class ScalableGNN(Module):
                 node once.
             progress (bool, optional): Shows a progress bar.
                 (default: :obj:`False`)
+            sync (callable, optional): Called with each history once its
+                layer is complete, before the next layer reads it: the
+                distributed inference (see
+                :class:`~pyg_gas.distributed.DistributedGAS`) refreshes the
+                rows of other ranks there. (default: :obj:`None`)
 
         Returns:
             The output of shape :obj:`[num_nodes, out_channels]`, on the
@@ -359,6 +365,8 @@ class ScalableGNN(Module):
                             out = h.new_empty(self.num_nodes, h.size(-1))
                         out[batch.n_id[:bs].to(device)] = h
                     pbar.update(1)
+                if sync is not None and i < self.num_layers - 1:
+                    sync(self.histories[i])
         finally:
             pbar.close()
             self.train(training)
