@@ -62,8 +62,14 @@ def _free_port() -> int:
 def _worker(rank: int, world_size: int, port: int, fn: Callable[..., Any],
             args: Sequence[Any], queue: Any) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(world_size), MASTER_ADDR='127.0.0.1',
+                      WORLD_SIZE=str(world_size),
+                      LOCAL_WORLD_SIZE=str(world_size), MASTER_ADDR='127.0.0.1',
                       MASTER_PORT=str(port))
+    if 'OMP_NUM_THREADS' not in os.environ:
+        # The processes share the cores, as under torchrun (which sets 1):
+        threads = max(1, (os.cpu_count() or 1) // world_size)
+        os.environ['OMP_NUM_THREADS'] = str(threads)
+        torch.set_num_threads(threads)
     try:
         out = fn(*args)
         queue.put((rank, True, out))

@@ -1,5 +1,6 @@
 r"""The training loop of :obj:`pyg-gas train --nproc N` (and of
 :obj:`torchrun ... pyg-gas train`): GNNAutoScale on several processes."""
+import gc
 import os
 import os.path as osp
 import statistics
@@ -68,6 +69,12 @@ def _counts(out: Tensor, y: Tensor, masks: List[Tensor]) -> List[float]:
     return values
 
 
+def _check(config: TrainConfig) -> None:
+    if config.loader != 'gas':
+        raise ValueError(f"Distributed training runs the 'gas' loader "
+                         f"(got '{config.loader}')")
+
+
 def run_distributed(config: TrainConfig) -> Dict[str, Any]:
     r"""Trains and evaluates one model with GNNAutoScale on every rank of
     the default process group (initialized from the environment of
@@ -85,9 +92,7 @@ def run_distributed(config: TrainConfig) -> Dict[str, Any]:
     exists.
     """
     config = resolve(config)
-    if config.loader != 'gas':
-        raise ValueError(f"Distributed training runs the 'gas' loader "
-                         f"(got '{config.loader}')")
+    _check(config)
     device = _device(config.device)
     rank, world_size = init_distributed(device=device)
     if device.type == 'cuda':
@@ -97,14 +102,19 @@ def run_distributed(config: TrainConfig) -> Dict[str, Any]:
     baseline_memory = peak_memory_bytes(device)
     progress = config.progress and rank == 0
 
-    data = load_dataset(config.dataset, root=config.root)
-    if config.normalize_features:
-        data = T.NormalizeFeatures()(data)
-    if config.num_parts > data.num_nodes:
-        raise ValueError(f"'num_parts' must be in [1, {data.num_nodes}] "
-                         f"(got {config.num_parts})")
-    num_nodes, num_edges = int(data.num_nodes), int(data.num_edges)
+    def load() -> Any:
+        data = load_dataset(config.dataset, root=config.root)
+        if config.normalize_features:
+            data = T.NormalizeFeatures()(data)
+        if config.num_parts > data.num_nodes:
+            raise ValueError(f"'num_parts' must be in [1, {data.num_nodes}] "
+                             f"(got {config.num_parts})")
+        return data
+
+    # Rank 0 partitions (or reads the METIS cache) and hands the partition
+    # to the others:
     t = time.perf_counter()
+    data = load() if rank == 0 else None
     parts: List[Any] = [None, None]
     if rank == 0:
         parts = list(metis(data, config.num_parts, seed=config.seed,
@@ -112,15 +122,26 @@ def run_distributed(config: TrainConfig) -> Dict[str, Any]:
     dist.broadcast_object_list(parts, src=0)
     perm, ptr = parts
     partition_time = time.perf_counter() - t
-    data = permute(data, perm)
-    del perm, parts
-    # The model's normalization needs the whole graph's degrees: it runs
-    # before sharding, through a model with empty histories.
-    data = build_model(config, data, num_nodes=0).transform(data)
-    shard = shard_graph(data, ptr, rank, world_size)
-    seed_everything(config.seed)  # Rank 0's parameters start every rank.
-    model = build_model(config, data, num_nodes=shard.num_nodes)
-    del data  # Every rank keeps its shard only.
+
+    # The ranks of one machine cut their shards one after the other, so
+    # that it holds one copy of the whole graph at a time:
+    local_rank = int(os.environ.get('LOCAL_RANK', rank))
+    local_size = int(os.environ.get('LOCAL_WORLD_SIZE', world_size))
+    for turn in range(local_size):
+        if turn == local_rank:
+            if data is None:
+                data = load()
+            num_nodes, num_edges = int(data.num_nodes), int(data.num_edges)
+            data = permute(data, perm)
+            # The model's normalization needs the whole graph's degrees:
+            # it runs before sharding, through a model with no history rows.
+            data = build_model(config, data, num_nodes=0).transform(data)
+            shard = shard_graph(data, ptr, rank, world_size)
+            seed_everything(config.seed)  # Rank 0's parameters start all.
+            model = build_model(config, data, num_nodes=shard.num_nodes)
+            del data, perm  # Every rank keeps its shard only.
+            gc.collect()
+        dist.barrier()
 
     loader = DistributedSubgraphLoader(
         shard, batch_size=min(config.batch_size, config.num_parts),
@@ -279,6 +300,9 @@ def launch(config: TrainConfig,
     it returns."""
     if in_launched_process() or dist.is_initialized():
         return run_distributed(config)
+    config = resolve(config)  # Fail before starting processes:
+    _check(config)
+    assign_parts(config.num_parts, config.nproc)
     if config.json is not None:  # Fail before starting processes.
         directory = osp.dirname(osp.abspath(config.json))
         if not osp.isdir(directory):
