@@ -58,6 +58,18 @@ def _sum(values: List[float], device: torch.device) -> List[float]:
     return out.tolist()
 
 
+def _resident_bytes() -> int:
+    # The current resident set size (Linux), or 0 where it is not known.
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _counts(out: Tensor, y: Tensor, masks: List[Tensor]) -> List[float]:
     # [correct, total] per mask, over this rank's own nodes.
     pred = out.argmax(dim=-1)  # [num_owned]
@@ -85,7 +97,7 @@ def run_distributed(config: TrainConfig) -> Dict[str, Any]:
     partition to the others; every rank then keeps its shard only. Accuracy
     is counted over all ranks' nodes. Besides :func:`pyg_gas.train.run`'s
     fields, the result reports :obj:`bytes_per_epoch` (halo exchange bytes
-    sent by all ranks in the last training epoch),
+    sent by all ranks per training epoch, the mean over the run's epochs),
     :obj:`inference_bytes` (in one distributed inference) and the peak
     memory of every rank. With :obj:`config.checkpoint`, the run saves a
     checkpoint there after every epoch, and resumes from it when one
@@ -166,6 +178,11 @@ def run_distributed(config: TrainConfig) -> Dict[str, Any]:
     y = shard.data.y[:num_owned]
     masks = [shard.data[key][:num_owned] for key in _MASKS]
 
+    # What the rank holds in steady state: its shard, the loaders' CSR, the
+    # model and its histories (touched, so that they are resident):
+    for hist in model.histories:
+        hist.emb.zero_()
+    resident_before = _resident_bytes()
     history = dict(epoch=0, best_val=-1.0, test=-1.0, train=-1.0,
                    best_epoch=0)
     if config.checkpoint is not None and osp.isdir(config.checkpoint) and \
@@ -249,9 +266,15 @@ def run_distributed(config: TrainConfig) -> Dict[str, Any]:
 
     peaks: List[Any] = [None] * world_size
     dist.all_gather_object(peaks, peak_memory_bytes(device))
+    resident: List[Any] = [None] * world_size
+    dist.all_gather_object(resident, resident_before)
     boundary: List[Any] = [None] * world_size
+    history_bytes = sum(h.emb.numel() * h.emb.element_size() +
+                        h.last_step.numel() * h.last_step.element_size()
+                        for h in model.histories)
     dist.all_gather_object(boundary, [gas.exchange.num_boundary,
-                                      shard.num_halo, num_owned])
+                                      shard.num_halo, num_owned,
+                                      history_bytes])
     result: Dict[str, Any] = dict(
         dataset=config.dataset,
         model=config.model,
@@ -267,6 +290,8 @@ def run_distributed(config: TrainConfig) -> Dict[str, Any]:
         partition_time_s=partition_time,
         peak_memory_bytes=max(peaks),
         peak_memory_bytes_per_rank=peaks,
+        resident_before_training_bytes_per_rank=resident,
+        history_bytes_per_rank=[b[3] for b in boundary],
         baseline_memory_bytes=baseline_memory,
         num_params=sum(p.numel() for p in model.parameters()),
         num_nodes=num_nodes,
@@ -275,7 +300,9 @@ def run_distributed(config: TrainConfig) -> Dict[str, Any]:
         nproc=world_size,
         rank=rank,
         sync_every=config.sync_every,
-        bytes_per_epoch=epoch_bytes[-1] if epoch_bytes else 0,
+        # Every 'sync_every' steps, so epochs differ: the mean over epochs.
+        bytes_per_epoch=(sum(epoch_bytes) / len(epoch_bytes)
+                         if epoch_bytes else 0.0),
         inference_bytes=inference_bytes,
         steps_per_epoch=len(loader),
         boundary_rows_per_rank=[b[0] for b in boundary],

@@ -1,6 +1,8 @@
 r"""Distributed GAS on 2 processes, gloo on loopback. Every test spawns its
 processes with a timeout: a hang fails the test instead of blocking CI."""
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -297,3 +299,15 @@ def test_bad_configuration():
         run(TrainConfig(checkpoint='/tmp/x', progress=False))
     with pytest.raises(ValueError, match="'sync_every' must be at least 1"):
         run(TrainConfig(nproc=2, sync_every=0, progress=False))
+
+
+def test_example_runs():
+    script = os.path.join(os.path.dirname(__file__), '..', '..', 'examples',
+                          'distributed_gas.py')
+    proc = subprocess.run([sys.executable, script, '--nproc', '2',
+                           '--epochs', '20'], capture_output=True, text=True,
+                          timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = proc.stdout.strip().splitlines()[-1]
+    assert line.startswith('Test accuracy at best validation: ')
+    assert float(line.split(': ')[1].split(';')[0]) >= 0.6  # 20 epochs.

@@ -1,0 +1,157 @@
+r"""Distributed GAS on this box: 1 and 2 processes (gloo on loopback), at
+arxiv and products scale (the synthetic graphs of
+:mod:`pyg_gas.datasets.synthetic`), GCN-3x256.
+
+For every scale it runs :func:`pyg_gas.distributed.train.run_distributed`
+on 1 process and on 2 processes with ``sync_every`` in {1, 4, 16}, with the
+same global batch (the single process takes twice the clusters per batch),
+so that every run takes the same number of steps per epoch. Each run is a
+fresh child process group under an address-space limit per process.
+Reported: the median epoch time, the peak resident memory of every process,
+the halo-exchange bytes sent by all ranks per training epoch (the mean
+over the run's epochs), the
+bytes of one exchange and of one distributed inference, and the halo and
+boundary rows per rank.
+
+Prints a table and writes ``results/distributed.json`` (each scale replaces
+its own section).
+
+    python benchmarks/distributed.py --root /tmp/pyg_gas_bench
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import resource
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List
+
+HERE = osp.dirname(osp.abspath(__file__))
+OUT = osp.join(HERE, 'results', 'distributed.json')
+SCALES = {'arxiv': 'synthetic-arxiv', 'products': 'synthetic-products'}
+#: (parts, clusters per batch of the single process, epochs).
+SETUP = {'arxiv': (80, 8, 3), 'products': (28, 2, 1)}
+SYNC_EVERY = (1, 4, 16)
+
+
+def child(args: Dict[str, Any]) -> Dict[str, Any]:
+    from pyg_gas.distributed import spawn
+    from pyg_gas.distributed.train import run_distributed
+    from pyg_gas.train import TrainConfig
+    config = TrainConfig(
+        dataset=args['dataset'], root=args['root'], model='gcn',
+        loader='gas', hidden=256, layers=3, num_parts=args['num_parts'],
+        batch_size=args['batch_size'], epochs=args['epochs'],
+        eval_every=args['epochs'], sync_every=args['sync_every'],
+        cache_dir=args['cache_dir'], progress=False, device='cpu')
+    out = spawn(run_distributed, args['nproc'], (config, ))[0]
+    keys = ('epoch_time_s', 'peak_memory_bytes_per_rank', 'bytes_per_epoch',
+            'inference_bytes', 'steps_per_epoch', 'boundary_rows_per_rank',
+            'halo_rows_per_rank', 'owned_nodes_per_rank', 'test_acc',
+            'mean_halo_staleness', 'num_nodes', 'num_edges',
+            'baseline_memory_bytes', 'resident_before_training_bytes_per_rank',
+            'history_bytes_per_rank')
+    return {key: out.get(key) for key in keys}
+
+
+def run_child(args: Dict[str, Any], mem_limit_gb: float,
+              timeout: float) -> Dict[str, Any]:
+    limit = int(mem_limit_gb * 2**30)
+
+    def limit_memory() -> None:  # Per process: the ranks inherit it.
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    cmd = [sys.executable, __file__, '--child', json.dumps(args)]
+    env = dict(os.environ)
+    env.pop('OMP_NUM_THREADS', None)  # The ranks share the cores.
+    t = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                              preexec_fn=limit_memory, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return dict(ok=False, error=f'timed out after {timeout:.0f}s')
+    if proc.returncode != 0:
+        return dict(ok=False, error=' | '.join(
+            proc.stderr.strip().splitlines()[-3:]))
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return dict(ok=True, wall_s=time.perf_counter() - t, **result)
+
+
+def gib(value: float) -> str:
+    return f'{value / 2**30:.2f}'
+
+
+def report(results: Dict[str, Any]) -> None:
+    print('| graph | processes | sync_every | epoch | peak memory per '
+          'process (GiB) | exchanged per epoch | per exchange | inference '
+          '|')
+    print('|---|---|---|---|---|---|---|---|')
+    for scale, rows in results.get('runs', {}).items():
+        for row in rows:
+            if not row.get('ok'):
+                print(f"| {scale} | {row['nproc']} | {row['sync_every']} | "
+                      f"failed: {row.get('error')} | | | | |")
+                continue
+            per_exchange = sum(row['boundary_rows_per_rank']) * (
+                2 * (256 * 4 + 8))  # Two histories, float32 + step.
+            peaks = ' / '.join(gib(p) for p in
+                               row['peak_memory_bytes_per_rank'])
+            print(f"| {scale} | {row['nproc']} | {row['sync_every']} | "
+                  f"{row['epoch_time_s']:.1f} s | {peaks} | "
+                  f"{row['bytes_per_epoch'] / 2**20:.0f} MiB | "
+                  f"{per_exchange / 2**20:.0f} MiB | "
+                  f"{row['inference_bytes'] / 2**20:.0f} MiB |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--root', default='/tmp/pyg_gas_bench')
+    parser.add_argument('--scales', nargs='+', default=list(SCALES))
+    parser.add_argument('--sync-every', nargs='+', type=int,
+                        default=list(SYNC_EVERY))
+    parser.add_argument('--mem-limit-gb', type=float, default=20.0)
+    parser.add_argument('--timeout', type=float, default=3600.0)
+    parser.add_argument('--report', action='store_true',
+                        help='print the table of the saved results only')
+    args = parser.parse_args()
+    results: Dict[str, Any] = {}
+    if osp.exists(OUT):
+        with open(OUT) as f:
+            results = json.load(f)
+    if args.report:
+        report(results)
+        return
+    cache_dir = osp.join(args.root, 'metis')
+    for scale in args.scales:
+        num_parts, batch_size, epochs = SETUP[scale]
+        rows: List[Dict[str, Any]] = []
+        plan = [(1, 1)] + [(2, s) for s in args.sync_every]
+        for nproc, sync_every in plan:
+            child_args = dict(
+                dataset=SCALES[scale], root=args.root, cache_dir=cache_dir,
+                num_parts=num_parts, batch_size=batch_size // nproc,
+                epochs=epochs, nproc=nproc, sync_every=sync_every)
+            out = run_child(child_args, args.mem_limit_gb, args.timeout)
+            out.update(nproc=nproc, sync_every=sync_every)
+            print(f'{scale} nproc={nproc} sync_every={sync_every}: {out}',
+                  file=sys.stderr)
+            rows.append(out)
+        results.setdefault('runs', {})[scale] = rows
+    results['machine'] = dict(platform=platform.platform(),
+                              cpus=os.cpu_count(),
+                              python=platform.python_version())
+    os.makedirs(osp.dirname(OUT), exist_ok=True)
+    with open(OUT, 'w') as f:
+        json.dump(results, f, indent=2, sort_keys=True)
+        f.write('\n')
+    report(results)
+
+
+if __name__ == '__main__':
+    if len(sys.argv) > 2 and sys.argv[1] == '--child':
+        print(json.dumps(child(json.loads(sys.argv[2]))))
+    else:
+        main()
