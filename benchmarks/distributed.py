@@ -53,7 +53,7 @@ def child(args: Dict[str, Any]) -> Dict[str, Any]:
             'halo_rows_per_rank', 'owned_nodes_per_rank', 'test_acc',
             'mean_halo_staleness', 'num_nodes', 'num_edges',
             'baseline_memory_bytes', 'resident_before_training_bytes_per_rank',
-            'history_bytes_per_rank')
+            'history_bytes_per_rank', 'edges_per_rank', 'peak_memory_bytes')
     return {key: out.get(key) for key in keys}
 
 
@@ -106,6 +106,103 @@ def report(results: Dict[str, Any]) -> None:
                   f"{row['inference_bytes'] / 2**20:.0f} MiB |")
 
 
+#: Input features of the synthetic graphs (those of the OGB graphs).
+NUM_FEATURES = {'arxiv': 128, 'products': 100}
+HIDDEN, NUM_HISTORIES = 256, 2  # GCN-3x256.
+#: ogbn-papers100M: nodes, directed edges once made undirected, features.
+PAPERS = dict(nodes=111_059_956, edges=2 * 1_615_685_872, features=128)
+
+
+def row_bytes(num_features: int, history_bytes: float) -> float:
+    # Per local row: features, label and 3 masks, the CSR row pointer, and
+    # the histories (embeddings and push steps).
+    return num_features * 4 + 8 + 3 + 8 + history_bytes
+
+
+def model_check(results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    r"""Resident memory before training, per rank of the 2-process runs,
+    against the sum of its tensors: baseline + rows x row_bytes + edges x
+    12 (int64 source and float32 weight)."""
+    out = []
+    for scale, rows in results.get('runs', {}).items():
+        for row in rows:
+            if not row.get('ok') or row['nproc'] != 2 or \
+                    row.get('edges_per_rank') is None:
+                continue
+            for rank in range(2):
+                local = (row['owned_nodes_per_rank'][rank] +
+                         row['halo_rows_per_rank'][rank])
+                hist = row['history_bytes_per_rank'][rank] / local
+                predicted = (row['baseline_memory_bytes'] + local *
+                             row_bytes(NUM_FEATURES[scale], hist) +
+                             row['edges_per_rank'][rank] * 12)
+                out.append(dict(
+                    scale=scale, rank=rank, local_rows=local,
+                    halo_ratio=row['halo_rows_per_rank'][rank] /
+                    row['owned_nodes_per_rank'][rank],
+                    edges=row['edges_per_rank'][rank], predicted=predicted,
+                    measured=row['resident_before_training_bytes_per_rank']
+                    [rank]))
+            break  # One run per scale: the layout does not change.
+    return out
+
+
+def paper_plan(overhead: float, machines=(4, 8, 16, 32),
+               halo_ratios=(0.25, 1.0), work_rows: int = 1_100_000,
+               work_row_bytes: int = 4096) -> List[Dict[str, Any]]:
+    r"""Memory per machine and traffic per epoch for GCN-3x256 on
+    ogbn-papers100M, one rank per machine, from the per-row and per-edge
+    costs above (times the measured overhead factor), for halos of
+    :obj:`halo_ratios` times the owned nodes. Working memory: one batch of
+    :obj:`work_rows` rows (batch plus halo) at the measured ~4 KiB per row
+    of GCN-3x256 (benchmarks/ogb_scale.py, memory series)."""
+    out = []
+    hist = NUM_HISTORIES * (HIDDEN * 4 + 8)
+    for m in machines:
+        owned = PAPERS['nodes'] / m
+        edges = (PAPERS['edges'] + PAPERS['nodes']) / m  # + self-loops
+        for h in halo_ratios:
+            local = owned * (1 + h)
+            steady = overhead * (local * row_bytes(PAPERS['features'], hist)
+                                 + edges * 12)
+            bf16 = overhead * (local * row_bytes(
+                PAPERS['features'], NUM_HISTORIES * (HIDDEN * 2 + 8)) +
+                edges * 12)
+            exchange = PAPERS['nodes'] * h * hist  # All ranks, once.
+            out.append(dict(machines=m, halo_ratio=h,
+                            steady_gib=steady / 2**30,
+                            steady_bf16_gib=bf16 / 2**30,
+                            working_gib=work_rows * work_row_bytes / 2**30,
+                            exchange_gib=exchange / 2**30,
+                            per_machine_exchange_gib=exchange / m / 2**30))
+    return out
+
+
+def report_plan(results: Dict[str, Any]) -> None:
+    checks = model_check(results)
+    if not checks:
+        return
+    print('\n| graph | rank | local rows | halo / owned | edges | tensors '
+          '(GiB) | resident (GiB) | ratio |')
+    print('|---|---|---|---|---|---|---|---|')
+    for c in checks:
+        print(f"| {c['scale']} | {c['rank']} | {c['local_rows']:,} | "
+              f"{c['halo_ratio']:.2f} | {c['edges']:,} | "
+              f"{gib(c['predicted'])} | {gib(c['measured'])} | "
+              f"{c['measured'] / c['predicted']:.2f} |")
+    overhead = max(c['measured'] / c['predicted'] for c in checks)
+    print(f'\nPlan for ogbn-papers100M, overhead factor {overhead:.2f}:\n')
+    print('| machines | halo / owned | steady memory per machine (GiB) | '
+          'with bfloat16 histories | + one batch | one exchange, all '
+          'machines (GiB) | per machine |')
+    print('|---|---|---|---|---|---|---|')
+    for p in paper_plan(overhead):
+        print(f"| {p['machines']} | {p['halo_ratio']} | "
+              f"{p['steady_gib']:.0f} | {p['steady_bf16_gib']:.0f} | "
+              f"{p['working_gib']:.1f} | {p['exchange_gib']:.0f} | "
+              f"{p['per_machine_exchange_gib']:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--root', default='/tmp/pyg_gas_bench')
@@ -123,6 +220,7 @@ def main() -> None:
             results = json.load(f)
     if args.report:
         report(results)
+        report_plan(results)
         return
     cache_dir = osp.join(args.root, 'metis')
     for scale in args.scales:
@@ -148,6 +246,7 @@ def main() -> None:
         json.dump(results, f, indent=2, sort_keys=True)
         f.write('\n')
     report(results)
+    report_plan(results)
 
 
 if __name__ == '__main__':

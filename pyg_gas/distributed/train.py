@@ -274,7 +274,8 @@ def run_distributed(config: TrainConfig) -> Dict[str, Any]:
                         for h in model.histories)
     dist.all_gather_object(boundary, [gas.exchange.num_boundary,
                                       shard.num_halo, num_owned,
-                                      history_bytes])
+                                      history_bytes,
+                                      int(loader.collater.col.numel())])
     result: Dict[str, Any] = dict(
         dataset=config.dataset,
         model=config.model,
@@ -292,6 +293,7 @@ def run_distributed(config: TrainConfig) -> Dict[str, Any]:
         peak_memory_bytes_per_rank=peaks,
         resident_before_training_bytes_per_rank=resident,
         history_bytes_per_rank=[b[3] for b in boundary],
+        edges_per_rank=[b[4] for b in boundary],
         baseline_memory_bytes=baseline_memory,
         num_params=sum(p.numel() for p in model.parameters()),
         num_nodes=num_nodes,
