@@ -23,11 +23,10 @@ import json
 import os
 import os.path as osp
 import platform
-import resource
-import subprocess
 import sys
-import time
 from typing import Any, Dict, List
+
+from ogb_scale import run_limited  # This folder is on the path.
 
 HERE = osp.dirname(osp.abspath(__file__))
 OUT = osp.join(HERE, 'results', 'distributed.json')
@@ -59,25 +58,11 @@ def child(args: Dict[str, Any]) -> Dict[str, Any]:
 
 def run_child(args: Dict[str, Any], mem_limit_gb: float,
               timeout: float) -> Dict[str, Any]:
-    limit = int(mem_limit_gb * 2**30)
-
-    def limit_memory() -> None:  # Per process: the ranks inherit it.
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
+    # The limit is per process: the ranks inherit it.
     cmd = [sys.executable, __file__, '--child', json.dumps(args)]
     env = dict(os.environ)
     env.pop('OMP_NUM_THREADS', None)  # The ranks share the cores.
-    t = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                              preexec_fn=limit_memory, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return dict(ok=False, error=f'timed out after {timeout:.0f}s')
-    if proc.returncode != 0:
-        return dict(ok=False, error=' | '.join(
-            proc.stderr.strip().splitlines()[-3:]))
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return dict(ok=True, wall_s=time.perf_counter() - t, **result)
+    return run_limited(cmd, env, mem_limit_gb, timeout)
 
 
 def gib(value: float) -> str:

@@ -39,7 +39,7 @@ import resource
 import subprocess
 import sys
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 HERE = osp.dirname(osp.abspath(__file__))
 OUT = osp.join(HERE, 'results', 'ogb_scale.json')
@@ -211,15 +211,17 @@ CHILDREN = dict(build=child_build, partition=child_partition,
 
 # Parent side #################################################################
 
-def spawn(kind: str, args: Dict[str, Any], mem_limit_gb: float,
-          threads: int, timeout: float) -> Dict[str, Any]:
+def run_limited(cmd: List[str], env: Dict[str, str], mem_limit_gb: float,
+                timeout: float) -> Dict[str, Any]:
+    r"""Runs a child command under an address-space limit (inherited by its
+    own children) and returns the JSON object on the last line of its
+    output, with :obj:`ok` and :obj:`wall_s`; or :obj:`ok=False` with the
+    error and whether it ran out of memory."""
     limit = int(mem_limit_gb * 2**30)
 
     def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    cmd = [sys.executable, __file__, '--child', kind, json.dumps(args)]
     t = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
@@ -236,6 +238,13 @@ def spawn(kind: str, args: Dict[str, Any], mem_limit_gb: float,
                     error=' | '.join(tail))
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return dict(ok=True, wall_s=wall, **result)
+
+
+def spawn(kind: str, args: Dict[str, Any], mem_limit_gb: float,
+          threads: int, timeout: float) -> Dict[str, Any]:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    cmd = [sys.executable, __file__, '--child', kind, json.dumps(args)]
+    return run_limited(cmd, env, mem_limit_gb, timeout)
 
 
 def load_results() -> Dict[str, Any]:

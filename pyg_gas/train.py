@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 import pyg_gas
 from pyg_gas.datasets import get_evaluator, load_dataset
+from pyg_gas.distributed.launch import in_launched_process
 from pyg_gas.loader import (
     ClusterLoader,
     EvalSubgraphLoader,
@@ -291,7 +292,6 @@ def run(config: TrainConfig) -> Dict[str, Any]:
     process started by :obj:`torchrun`, the run is distributed (see
     :func:`pyg_gas.distributed.train.launch`)."""
     config = resolve(config)
-    from pyg_gas.distributed.launch import in_launched_process
     if config.nproc > 1 or in_launched_process():
         from pyg_gas.distributed.train import launch
         return launch(config)

@@ -3,7 +3,7 @@ import os
 import sys
 import tempfile
 import warnings
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -135,6 +135,45 @@ def get_edge_index(
     edge_index = edge_index.as_subclass(Tensor)
     num_nodes = check_edge_index(edge_index, num_nodes)
     return edge_index.long(), num_nodes
+
+
+def split_attributes(
+    data: Data,
+    edge_perm: Tensor,
+) -> Tuple[Dict[str, Tensor], Dict[str, Tensor], Dict[str, Any]]:
+    r"""Splits the attributes of :obj:`data`, other than its adjacency, into
+    node-level, edge-level and graph-level ones.
+
+    Edge-level attributes are reordered by :obj:`edge_perm` (positions in
+    the edge order of :func:`get_edge_index`) and moved to the CPU. A graph
+    given as a weighted :obj:`adj_t` without :obj:`edge_weight` contributes
+    its values as :obj:`edge_weight`. Node-level attributes must be stacked
+    along dimension 0; they are returned as they are.
+    """
+    node_attrs: Dict[str, Tensor] = {}
+    edge_attrs: Dict[str, Tensor] = {}
+    graph_attrs: Dict[str, Any] = {}
+    if data.edge_index is None and 'edge_weight' not in data:
+        # The graph came as a weighted 'adj_t': keep its weights, in the
+        # same edge order as 'get_edge_index' returned the edges.
+        _, value, _ = sparse_to_edge_index(data.adj_t)
+        if value is not None and value.dim() == 1:
+            edge_attrs['edge_weight'] = value[edge_perm.to(
+                value.device)].cpu()
+    for key, value in data.items():
+        if key in ('edge_index', 'adj_t', 'adj', 'num_nodes'):
+            continue
+        if isinstance(value, Tensor) and data.is_edge_attr(key):
+            edge_attrs[key] = value.index_select(0, edge_perm.to(
+                value.device)).cpu()
+        elif isinstance(value, Tensor) and data.is_node_attr(key):
+            if data.__cat_dim__(key, value) != 0:
+                raise ValueError(f"Node attribute '{key}' must be "
+                                 f"stacked along dimension 0")
+            node_attrs[key] = value
+        else:
+            graph_attrs[key] = value
+    return node_attrs, edge_attrs, graph_attrs
 
 
 def to_csr(edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:

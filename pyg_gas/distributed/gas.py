@@ -109,14 +109,13 @@ class DistributedSubgraphLoader(DataLoader):
         self.cluster_batch_size = batch_size
         sampler = _PaddedSampler(shard.num_parts, batch_size, num_batches,
                                  shuffle, seed)
-        self._padded_sampler = sampler
         super().__init__(range(shard.num_parts), batch_sampler=sampler,
                          collate_fn=self.collater, **kwargs)
 
     def set_epoch(self, epoch: int) -> None:
         r"""Sets the epoch, which seeds its shuffle: a resumed run draws the
         same batches as an uninterrupted one."""
-        self._padded_sampler.epoch = epoch
+        self.batch_sampler.epoch = epoch
 
     def eval_loader(self, batch_size: Optional[int] = None,
                     cache: bool = False) -> EvalSubgraphLoader:

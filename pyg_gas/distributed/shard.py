@@ -6,7 +6,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from pyg_gas.loader.subgraph import check_ptr
-from pyg_gas.utils import check_int, get_edge_index, sparse_to_edge_index
+from pyg_gas.utils import check_int, get_edge_index, split_attributes
 
 
 def assign_parts(num_parts: int, world_size: int) -> Tensor:
@@ -172,15 +172,7 @@ def shard_graph(data: Data, ptr: Tensor, rank: Optional[int] = None,
     keep = mask.nonzero().view(-1)  # [E_r]
     del mask
     src, dst = edge_index[0, keep], edge_index[1, keep] - start
-    edge_attrs: Dict[str, Tensor] = {}
-    if data.edge_index is None and 'edge_weight' not in data:
-        _, value, _ = sparse_to_edge_index(data.adj_t)
-        if value is not None and value.dim() == 1:
-            edge_attrs['edge_weight'] = value.cpu()[keep]
-    for key, value in data.items():
-        if key not in ('edge_index', 'adj_t', 'adj') and isinstance(
-                value, Tensor) and data.is_edge_attr(key):
-            edge_attrs[key] = value.index_select(0, keep.to(value.device))
+    node_attrs, edge_attrs, graph_attrs = split_attributes(data, keep)
 
     # The halo cache: remote sources, sorted, hence grouped by owner.
     remote = (src < start) | (src >= end)
@@ -195,14 +187,10 @@ def shard_graph(data: Data, ptr: Tensor, rank: Optional[int] = None,
                  num_nodes=global_id.numel())
     for key, value in edge_attrs.items():
         local[key] = value
-    for key, value in data.items():
-        if key in ('edge_index', 'adj_t', 'adj', 'num_nodes') or \
-                key in edge_attrs:
-            continue
-        if isinstance(value, Tensor) and data.is_node_attr(key):
-            local[key] = value.index_select(0, global_id.to(value.device))
-        elif not isinstance(value, Tensor) or not data.is_edge_attr(key):
-            local[key] = value  # Graph-level attributes.
+    for key, value in node_attrs.items():
+        local[key] = value.index_select(0, global_id.to(value.device))
+    for key, value in graph_attrs.items():
+        local[key] = value
     part_start, part_end = int(part_ptr[rank]), int(part_ptr[rank + 1])
     local_ptr = ptr[part_start:part_end + 1] - start
     return GraphShard(local, local_ptr, rank, world_size, part_ptr, node_ptr,

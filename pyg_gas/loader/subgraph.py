@@ -1,5 +1,5 @@
 import copy
-from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
+from typing import Any, List, Literal, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -13,7 +13,7 @@ from pyg_gas.utils import (
     build_adj_t,
     gather_csr,
     get_edge_index,
-    sparse_to_edge_index,
+    split_attributes,
     to_csr,
 )
 
@@ -70,33 +70,13 @@ class ClusterCollater:
         self.adj_format = adj_format
         self.halo = halo
 
-        self.node_attrs: Dict[str, Tensor] = {}
-        self.edge_attrs: Dict[str, Tensor] = {}
-        self.graph_attrs: Dict[str, Any] = {}
         edge_index, num_nodes = get_edge_index(data)
         self.num_nodes = num_nodes
         self.ptr = check_ptr(ptr, num_nodes)
         self.rowptr, self.col, perm = to_csr(edge_index.cpu(), num_nodes)
-        if data.edge_index is None and 'edge_weight' not in data:
-            # The graph came as a weighted 'adj_t': keep its weights, in the
-            # same edge order as 'get_edge_index' returned the edges.
-            _, value, _ = sparse_to_edge_index(data.adj_t)
-            if value is not None and value.dim() == 1:
-                self.edge_attrs['edge_weight'] = value[perm].cpu()
-
-        for key, value in data.items():
-            if key in ('edge_index', 'adj_t', 'adj', 'num_nodes'):
-                continue
-            if isinstance(value, Tensor) and data.is_edge_attr(key):
-                self.edge_attrs[key] = value.index_select(0, perm.to(
-                    value.device)).cpu()
-            elif isinstance(value, Tensor) and data.is_node_attr(key):
-                if data.__cat_dim__(key, value) != 0:
-                    raise ValueError(f"Node attribute '{key}' must be "
-                                     f"stacked along dimension 0")
-                self.node_attrs[key] = value.cpu()
-            else:
-                self.graph_attrs[key] = value
+        node_attrs, self.edge_attrs, self.graph_attrs = split_attributes(
+            data, perm)
+        self.node_attrs = {k: v.cpu() for k, v in node_attrs.items()}
 
     @property
     def num_parts(self) -> int:
