@@ -1,6 +1,15 @@
 r"""Layer-wise importance sampling: LADIES and FastGCN."""
 import math
-from typing import Any, Dict, List, Literal, Optional, Tuple, Union
+from typing import (
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Literal,
+    Optional,
+    Tuple,
+    Union,
+)
 
 import torch
 from torch import Tensor
@@ -21,6 +30,9 @@ SamplerKind = Literal['systematic', 'multinomial']
 
 MODES = ('ladies', 'fastgcn')
 SAMPLERS = ('systematic', 'multinomial')
+
+# Keys of the node map are int32 (half the cache footprint of int64):
+KEY_LIMIT = 2**31 - 1
 
 
 class LayerwiseData(Data):
@@ -184,37 +196,45 @@ def _systematic_order(pi: Tensor, generator: Optional[torch.Generator]
     return perm, pi.index_select(0, perm).cumsum_(0)
 
 
-def _systematic_draw(perm: Tensor, cum: Tensor, max_pi: float,
+def _systematic_draw(cum: Tensor, scale: float, max_pi: float,
                      generator: Optional[torch.Generator]) -> Tensor:
-    # The items of 'perm' whose interval of 'cum' holds one of the points
-    # u + k, k = 0, 1, ..., for a uniform u in [0, 1). Unsorted.
-    total = float(cum[-1])
+    # The positions whose interval of 'cum * scale' (the cumulative sums of
+    # the inclusion probabilities, in float64) holds one of the points
+    # u + k, k = 0, 1, ..., for a uniform u in [0, 1). Sorted.
+    total = float(cum[-1]) * scale
     num_points = round(total)
     if abs(total - num_points) > 1e-9:  # Not a fixed sample size.
         num_points = math.ceil(total)
     if num_points <= 0:
-        return perm.new_empty(0)
+        return torch.empty(0, dtype=torch.long, device=cum.device)
     u = float(torch.rand(1, generator=generator, dtype=torch.float64,
                          device=cum.device))
-    points = torch.arange(u, u + num_points - 0.5, 1.0, dtype=torch.float64,
-                          device=cum.device)
-    if u + (num_points - 1) >= total:  # Round-off or fractional sum.
-        points = points[:-1]
-    # The item whose interval [cum[i - 1], cum[i]) holds the point:
+    points = torch.arange(num_points, dtype=torch.float64, device=cum.device)
+    points.add_(u).div_(scale)
+    # The item whose interval [cum[i - 1], cum[i]) holds the point (items
+    # of size zero hold none):
     pos = torch.searchsorted(cum, points, right=True)
+    if u + (num_points - 1) >= total - 1e-9:  # Round-off or fractional sum.
+        pos = pos[pos < cum.numel()]
     if max_pi > 1.0 - 1e-6:  # Guard against round-off.
         pos = torch.unique_consecutive(pos)
-    return perm.index_select(0, pos)
+    return pos
 
 
 def _systematic(pi: Tensor, certain: Optional[Tensor], max_pi: float,
-                generator: Optional[torch.Generator]) -> Tensor:
+                generator: Optional[torch.Generator],
+                shuffle: bool = True) -> Tensor:
     # Systematic sampling by 'pi' (zero on 'certain', largest value
-    # 'max_pi'), plus 'certain'. Unsorted.
+    # 'max_pi'), in a random order or in the given one, plus 'certain'.
+    # Unsorted.
     out = torch.empty(0, dtype=torch.long, device=pi.device)
     if pi.numel() > 0 and max_pi > 0.0:
-        perm, cum = _systematic_order(pi, generator)
-        out = _systematic_draw(perm, cum, max_pi, generator)
+        if shuffle:
+            perm, cum = _systematic_order(pi, generator)
+            out = perm.index_select(
+                0, _systematic_draw(cum, 1.0, max_pi, generator))
+        else:
+            out = _systematic_draw(pi.cumsum(0), 1.0, max_pi, generator)
     if certain is not None:
         out = torch.cat([certain, out], dim=0)
     return out
@@ -380,11 +400,8 @@ class LADIESSampler:
         self.rowptr = rowptr.to(device)
         self.col = col.to(device)
         self.value = value.to(torch.get_default_dtype()).to(device)
-        self.value_sq: Optional[Tensor] = None
         self.col_norm: Optional[Tensor] = None
-        if mode == 'ladies':  # P_ij^2, for ||Q P[:, i]||^2.
-            self.value_sq = value.pow(2).to(device)
-        else:  # ||P[:, i]||^2, layer-independent.
+        if mode == 'fastgcn':  # ||P[:, i]||^2, layer-independent.
             col_norm = torch.zeros(num_nodes, dtype=torch.float64)
             col_norm.index_add_(0, col, value.pow(2))
             self.col_norm = col_norm.to(device)
@@ -443,9 +460,9 @@ class LADIESSampler:
         # are base + k, 0 <= k < count, and exceed every key written before,
         # so a node whose entry is below 'base' was not written in this call.
         # The map is never reset, and a layer costs no O(num_nodes) work.
-        if self._assoc is None or self._next_key + count >= 2**62:
-            self._assoc = torch.full((self.num_nodes, ), -1, dtype=torch.long,
-                                     device=self.device)
+        if self._assoc is None or self._next_key + count >= KEY_LIMIT:
+            self._assoc = torch.full((self.num_nodes, ), -1,
+                                     dtype=torch.int32, device=self.device)
             self._next_key = 0
         base = self._next_key
         self._next_key += count
@@ -491,37 +508,62 @@ class LADIESSampler:
             edge_weights.insert(0, weight)
 
         n_id = layer_n_id[0]
-        out = LayerwiseData(n_id=n_id, batch_size=nodes.numel())
+        attrs: Dict[str, Any] = {}
         for key, value in self.node_attrs.items():
-            out[key] = value.index_select(0, n_id.to(
+            attrs[key] = value.index_select(0, n_id.to(
                 value.device))  # [n_0, ...]
-        for key, value in self.graph_attrs.items():
-            out[key] = value
-        out.adjs_t = adjs_t
-        out.edge_indices = edge_indices
-        out.edge_weights = edge_weights
-        out.layer_n_id = layer_n_id
-        out.layer_sizes = [int(ids.numel()) for ids in layer_n_id]
-        out.num_nodes = int(n_id.numel())
+        attrs.update(self.graph_attrs)
+        attrs.update(adjs_t=adjs_t, edge_indices=edge_indices,
+                     edge_weights=edge_weights, layer_n_id=layer_n_id,
+                     layer_sizes=[int(ids.numel()) for ids in layer_n_id],
+                     num_nodes=int(n_id.numel()))
+        out = LayerwiseData(n_id=n_id, batch_size=nodes.numel())
+        # What 'setattr' does for each attribute, at a third of its cost
+        # (none of them is None or a property of 'Data'):
+        out._store._mapping.update(attrs)
         return out
 
     def _draw(self, p: Tensor, num_samples: int,
               generator: Optional[torch.Generator]) -> Tuple[Tensor, Tensor]:
-        # Draws about 'num_samples' items with probabilities ~ 'p'. Returns
-        # the selected items (unsorted) and every item's weight divisor.
-        if self.sampler == 'systematic':
-            pi, certain, max_pi = _inclusion(p, num_samples)
-            sel = _systematic(pi, certain, max_pi, generator)
-            if certain is not None:
-                pi.index_fill_(0, certain, 1.0)
+        # Draws about 'num_samples' items with probabilities ~ 'p' (zero for
+        # items that cannot be drawn). Returns the selected items and the
+        # weight divisor of each (its inclusion probability for systematic
+        # sampling, s * p_i for multinomial sampling), as float64.
+        if self.sampler == 'multinomial':
+            num_positive = int((p > 0).sum())
+            k = min(num_samples, num_positive)
+            if k == 0:
+                return (p.new_empty(0, dtype=torch.long),
+                        p.new_empty(0, dtype=torch.float64))
+            sel = torch.multinomial(p, k, replacement=False,
+                                    generator=generator)
+            scale = k / float(p.sum(dtype=torch.float64))
+            return sel, p.index_select(0, sel).to(torch.float64) * scale
+
+        # Systematic sampling in the items' own order, in float64 sums of
+        # 'p' scaled to the inclusion probabilities: no copy of 'p' as 'pi'.
+        cum = p.cumsum(0, dtype=torch.float64)
+        total = float(cum[-1]) if cum.numel() > 0 else 0.0
+        if total <= 0.0:
+            return (p.new_empty(0, dtype=torch.long),
+                    p.new_empty(0, dtype=torch.float64))
+        scale = num_samples / total
+        # An item with pi_i = c * p_i >= 1 spans a whole unit of the scaled
+        # sums, so it holds a point and is drawn: the drawn items tell
+        # whether any item must be capped, without a pass for the maximum.
+        sel = _systematic_draw(cum, scale, 0.0, generator)
+        pi = p.index_select(0, sel).to(torch.float64) * scale
+        max_pi = float(pi.max()) if pi.numel() > 0 else 0.0
+        if max_pi < 1.0:  # The common case: no item is capped.
+            if max_pi > 1.0 - 1e-6:  # Guard against round-off.
+                sel = torch.unique_consecutive(sel)
+                pi = p.index_select(0, sel).to(torch.float64) * scale
             return sel, pi
-        num_positive = int((p > 0).sum())
-        k = min(num_samples, num_positive)
-        if k == 0:
-            return p.new_empty(0, dtype=torch.long), p.to(torch.float64)
-        sel = torch.multinomial(p, k, replacement=False, generator=generator)
-        pi = p.to(torch.float64) * (k / float(p.sum()))  # s * p_i
-        return sel, pi
+        pi, certain, max_pi = _inclusion(p, num_samples)
+        sel = _systematic(pi, certain, max_pi, generator, shuffle=False)
+        if certain is not None:
+            pi.index_fill_(0, certain, 1.0)
+        return sel, pi.index_select(0, sel)
 
     def _sample_ladies(
         self,
@@ -533,6 +575,7 @@ class LADIESSampler:
         num_targets = targets.numel()
         ptr, idx = gather_csr(self.rowptr, targets)  # The rows of Q P.
         col = self.col.index_select(0, idx)  # [E], global ids
+        value = self.value.index_select(0, idx)  # [E], P_ui
         num_edges = col.numel()
 
         # The distinct columns, without a sort: the map keeps the key of
@@ -540,17 +583,18 @@ class LADIESSampler:
         # position of its column's representative, and the candidates live
         # in that position space.
         assoc, base = self._stamp(num_edges)
-        key = torch.arange(base, base + num_edges, device=device)
+        key = torch.arange(base, base + num_edges, dtype=assoc.dtype,
+                           device=device)
         assoc.scatter_reduce_(0, col, key, 'amax')
         rep = assoc.index_select(0, col).sub_(base)  # [E]
         # Every target has its own column (P has self-loops):
-        tgt = assoc.index_select(0, targets).sub_(base)  # [n_t]
+        tgt = assoc.index_select(0, targets).sub_(base).long()  # [n_t]
 
         # p_i ~ ||Q P[:, i]||^2 at the representatives, zero on the targets'
-        # own columns, which are taken exactly:
-        assert self.value_sq is not None
-        p = torch.zeros(num_edges, dtype=torch.float64, device=device)
-        p.index_add_(0, rep, self.value_sq.index_select(0, idx))  # [E]
+        # own columns, which are taken exactly. The candidates are in the
+        # order of the targets whose rows hold them:
+        p = torch.zeros(num_edges, dtype=value.dtype, device=device)
+        p.index_add_(0, rep, value * value)  # [E]
         p.index_fill_(0, tgt, 0.0)
         sel, pi = self._draw(p, num_samples, generator)  # Positions.
 
@@ -560,13 +604,14 @@ class LADIESSampler:
         local.index_copy_(0, taken, torch.arange(taken.numel(),
                                                  device=device))
         src = local.index_select(0, rep)  # [E], -1 for columns not taken
-        rowptr, keep, src = self._kept(ptr, src)
+        keep = src.ge(0).nonzero().view(-1)  # [E']
         divisor = torch.cat([  # [n_t + s], 1 for the targets' own columns
-            torch.ones(num_targets, dtype=torch.float64, device=device),
-            pi.index_select(0, sel)
+            torch.ones(num_targets, dtype=torch.float64, device=device), pi
         ])
         n_id = col.index_select(0, taken)  # [n_t + s], targets first
-        return (n_id, ) + self._finish(rowptr, idx, keep, src, divisor)
+        return (n_id, ) + self._finish(
+            ptr, keep, src.index_select(0, keep), value.index_select(0, keep),
+            divisor)
 
     def _fastgcn_draw(
         self,
@@ -578,8 +623,7 @@ class LADIESSampler:
         assert self.col_norm is not None
         p = self.col_norm
         if self.sampler == 'multinomial':
-            sel, pi = self._draw(p, num_samples, generator)
-            return sel, pi.index_select(0, sel)
+            return self._draw(p, num_samples, generator)
         # p is layer-independent, so the inclusion probabilities are
         # computed once per sample size. The random order of systematic
         # sampling is redrawn after every ceil(N / s) draws, which keeps the
@@ -601,7 +645,8 @@ class LADIESSampler:
         sel = p.new_empty(0, dtype=torch.long)
         if design['order'] is not None:
             perm, cum = design['order']
-            sel = _systematic_draw(perm, cum, design['max_pi'], generator)
+            sel = perm.index_select(
+                0, _systematic_draw(cum, 1.0, design['max_pi'], generator))
         if design['certain'] is not None:
             sel = torch.cat([design['certain'], sel], dim=0)
         return sel, design['full_pi'].index_select(0, sel)
@@ -622,15 +667,17 @@ class LADIESSampler:
         assoc, base = self._stamp(num_targets + sel.numel())
         assoc.index_copy_(
             0, targets, torch.arange(base, base + num_targets,
-                                     device=device))
-        new = assoc.index_select(0, sel) < base  # Not a target.
-        sel, pi = sel[new], pi[new]  # [s']
+                                     dtype=assoc.dtype, device=device))
+        new = (assoc.index_select(0, sel) < base).nonzero().view(-1)
+        sel, pi = sel.index_select(0, new), pi.index_select(0, new)  # [s']
         num_sel = sel.numel()
         start = base + num_targets
         assoc.index_copy_(0, sel, torch.arange(start, start + num_sel,
+                                               dtype=assoc.dtype,
                                                device=device))
         src = assoc.index_select(0, col).sub_(base)  # [E], < 0 if not taken
-        rowptr, keep, src = self._kept(ptr, src)
+        keep = src.ge(0).nonzero().view(-1)  # [E']
+        src = src.index_select(0, keep).long()
 
         # Drop the sampled nodes without an edge into U_l:
         used = torch.zeros(num_targets + num_sel, dtype=torch.bool,
@@ -639,38 +686,25 @@ class LADIESSampler:
         used[:num_targets] = True
         if not bool(used.all()):
             src = (used.cumsum(0) - 1).index_select(0, src)
-            used = used[num_targets:]
-            sel, pi = sel[used], pi[used]
+            used = used[num_targets:].nonzero().view(-1)
+            sel, pi = sel.index_select(0, used), pi.index_select(0, used)
         divisor = torch.cat([  # [n_t + s'], 1 for the targets' own columns
             torch.ones(num_targets, dtype=torch.float64, device=device), pi
         ])
         n_id = torch.cat([targets, sel], dim=0)
-        return (n_id, ) + self._finish(rowptr, idx, keep, src, divisor)
-
-    def _kept(self, ptr: Tensor,
-              src: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        # The edges of the gathered rows 'ptr' whose local source 'src' is
-        # taken (>= 0): the new row pointer, their positions and sources.
-        taken = src >= 0  # [E]
-        count = torch.zeros(src.numel() + 1, dtype=torch.long,
-                            device=self.device)
-        torch.cumsum(taken, 0, out=count[1:])
-        rowptr = count.index_select(0, ptr)  # [n_t + 1]
-        keep = taken.nonzero().view(-1)  # [E']
-        return rowptr, keep, src.index_select(0, keep)
-
-    def _finish(self, rowptr: Tensor, idx: Tensor, keep: Tensor, src: Tensor,
-                divisor: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-        # Weights the kept edges (at the positions 'keep' of the gathered
-        # edges 'idx', with local sources 'src') by 'P / divisor', and
-        # row-normalizes them. Returns (rowptr, src, dst, weight), grouped by
-        # target.
-        num_targets = rowptr.numel() - 1
         value = self.value.index_select(0, idx.index_select(0, keep))
-        weight = value / divisor.index_select(0, src).to(value.dtype)  # [E']
-        deg = rowptr[1:] - rowptr[:-1]  # [n_t]
-        dst = torch.arange(num_targets, device=self.device).repeat_interleave(
-            deg, output_size=src.numel())  # [E']
+        return (n_id, ) + self._finish(ptr, keep, src, value, divisor)
+
+    def _finish(self, ptr: Tensor, keep: Tensor, src: Tensor, value: Tensor,
+                divisor: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        # Weights the kept edges (at the sorted positions 'keep' of the
+        # gathered rows 'ptr', with local sources 'src' and values 'P') by
+        # 'P / divisor', and row-normalizes them. Returns (rowptr, src, dst,
+        # weight), grouped by target.
+        rowptr = torch.searchsorted(keep, ptr)  # [n_t + 1]
+        # Edge k belongs to the row r with ptr[r] <= keep[k] < ptr[r + 1]:
+        dst = torch.searchsorted(ptr[1:], keep, right=True)  # [E']
+        weight = value / divisor.index_select(0, src).to(value.dtype)
         if self.normalize:
             row_sum = torch.segment_reduce(weight, 'sum', offsets=rowptr)
             weight = weight / row_sum.index_select(0, dst)
@@ -889,6 +923,20 @@ class LADIESLoader(DataLoader):
         # DataLoader reports None for both with a batch sampler:
         self.__dict__['batch_size'] = batch_size
         self.__dict__['drop_last'] = drop_last
+
+    def __iter__(self) -> Iterator[LayerwiseData]:
+        if self.num_workers > 0:
+            return super().__iter__()
+        # In the main process, batches go straight from the batch sampler to
+        # the sampler: the DataLoader's iterator costs some 50 us a batch,
+        # a tenth of sampling one.
+        return self._iter_main()
+
+    def _iter_main(self) -> Iterator[LayerwiseData]:
+        pin = self.pin_memory and torch.cuda.is_available()
+        for index in self.batch_sampler:
+            batch = self.collater(index)
+            yield batch.pin_memory() if pin else batch
 
     def sample(self, nodes: Tensor) -> LayerwiseData:
         r"""Samples one mini-batch whose output nodes are :obj:`nodes`."""

@@ -12,6 +12,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from pyg_gas.loader import LADIESLoader, LayerwiseData
 from pyg_gas.loader.ladies import (
+    KEY_LIMIT,
     gcn_norm_csr,
     inclusion_probabilities,
     systematic_sampling,
@@ -489,9 +490,11 @@ def test_key_map_reset():
                               mode=mode, seed=0)
         nodes = torch.arange(16)
         check_batch(loader.sample(nodes), data, P, [20, 10], True)
-        loader.collater._next_key = 2**62 - 5
+        # The keys are int32, so the map is reset before they overflow:
+        loader.collater._next_key = KEY_LIMIT - 5
         check_batch(loader.sample(nodes), data, P, [20, 10], True)
-        assert loader.collater._next_key < 2**32  # It was reset.
+        assert loader.collater._next_key < 2**16  # It was reset.
+        assert loader.collater._assoc.dtype == torch.int32
         check_batch(loader.sample(nodes + 16), data, P, [20, 10], True)
 
 
