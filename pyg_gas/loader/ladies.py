@@ -209,8 +209,8 @@ def _systematic_draw(cum: Tensor, scale: float, max_pi: float,
         return torch.empty(0, dtype=torch.long, device=cum.device)
     u = float(torch.rand(1, generator=generator, dtype=torch.float64,
                          device=cum.device))
-    points = torch.arange(num_points, dtype=torch.float64, device=cum.device)
-    points.add_(u).div_(scale)
+    points = torch.linspace(u / scale, (u + num_points - 1) / scale,
+                            num_points, dtype=torch.float64, device=cum.device)
     # The item whose interval [cum[i - 1], cum[i]) holds the point (items
     # of size zero hold none):
     pos = torch.searchsorted(cum, points, right=True)
@@ -528,42 +528,40 @@ class LADIESSampler:
         # Draws about 'num_samples' items with probabilities ~ 'p' (zero for
         # items that cannot be drawn). Returns the selected items and the
         # weight divisor of each (its inclusion probability for systematic
-        # sampling, s * p_i for multinomial sampling), as float64.
+        # sampling, s * p_i for multinomial sampling), of the dtype of 'p'.
         if self.sampler == 'multinomial':
             num_positive = int((p > 0).sum())
             k = min(num_samples, num_positive)
             if k == 0:
-                return (p.new_empty(0, dtype=torch.long),
-                        p.new_empty(0, dtype=torch.float64))
+                return p.new_empty(0, dtype=torch.long), p.new_empty(0)
             sel = torch.multinomial(p, k, replacement=False,
                                     generator=generator)
             scale = k / float(p.sum(dtype=torch.float64))
-            return sel, p.index_select(0, sel).to(torch.float64) * scale
+            return sel, p.index_select(0, sel).mul_(scale)
 
         # Systematic sampling in the items' own order, in float64 sums of
         # 'p' scaled to the inclusion probabilities: no copy of 'p' as 'pi'.
         cum = p.cumsum(0, dtype=torch.float64)
         total = float(cum[-1]) if cum.numel() > 0 else 0.0
         if total <= 0.0:
-            return (p.new_empty(0, dtype=torch.long),
-                    p.new_empty(0, dtype=torch.float64))
+            return p.new_empty(0, dtype=torch.long), p.new_empty(0)
         scale = num_samples / total
         # An item with pi_i = c * p_i >= 1 spans a whole unit of the scaled
         # sums, so it holds a point and is drawn: the drawn items tell
         # whether any item must be capped, without a pass for the maximum.
         sel = _systematic_draw(cum, scale, 0.0, generator)
-        pi = p.index_select(0, sel).to(torch.float64) * scale
+        pi = p.index_select(0, sel).mul_(scale)
         max_pi = float(pi.max()) if pi.numel() > 0 else 0.0
         if max_pi < 1.0:  # The common case: no item is capped.
             if max_pi > 1.0 - 1e-6:  # Guard against round-off.
                 sel = torch.unique_consecutive(sel)
-                pi = p.index_select(0, sel).to(torch.float64) * scale
+                pi = p.index_select(0, sel).mul_(scale)
             return sel, pi
         pi, certain, max_pi = _inclusion(p, num_samples)
         sel = _systematic(pi, certain, max_pi, generator, shuffle=False)
         if certain is not None:
             pi.index_fill_(0, certain, 1.0)
-        return sel, pi.index_select(0, sel)
+        return sel, pi.index_select(0, sel).to(p.dtype)
 
     def _sample_ladies(
         self,
@@ -605,9 +603,7 @@ class LADIESSampler:
                                                  device=device))
         src = local.index_select(0, rep)  # [E], -1 for columns not taken
         keep = src.ge(0).nonzero().view(-1)  # [E']
-        divisor = torch.cat([  # [n_t + s], 1 for the targets' own columns
-            torch.ones(num_targets, dtype=torch.float64, device=device), pi
-        ])
+        divisor = torch.cat([value.new_ones(num_targets), pi])  # [n_t + s]
         n_id = col.index_select(0, taken)  # [n_t + s], targets first
         return (n_id, ) + self._finish(
             ptr, keep, src.index_select(0, keep), value.index_select(0, keep),
@@ -688,11 +684,10 @@ class LADIESSampler:
             src = (used.cumsum(0) - 1).index_select(0, src)
             used = used[num_targets:].nonzero().view(-1)
             sel, pi = sel.index_select(0, used), pi.index_select(0, used)
-        divisor = torch.cat([  # [n_t + s'], 1 for the targets' own columns
-            torch.ones(num_targets, dtype=torch.float64, device=device), pi
-        ])
-        n_id = torch.cat([targets, sel], dim=0)
         value = self.value.index_select(0, idx.index_select(0, keep))
+        divisor = torch.cat([value.new_ones(num_targets),
+                             pi.to(value.dtype)])  # [n_t + s']
+        n_id = torch.cat([targets, sel], dim=0)
         return (n_id, ) + self._finish(ptr, keep, src, value, divisor)
 
     def _finish(self, ptr: Tensor, keep: Tensor, src: Tensor, value: Tensor,
@@ -704,7 +699,7 @@ class LADIESSampler:
         rowptr = torch.searchsorted(keep, ptr)  # [n_t + 1]
         # Edge k belongs to the row r with ptr[r] <= keep[k] < ptr[r + 1]:
         dst = torch.searchsorted(ptr[1:], keep, right=True)  # [E']
-        weight = value / divisor.index_select(0, src).to(value.dtype)
+        weight = value / divisor.index_select(0, src)  # 1 for own columns
         if self.normalize:
             row_sum = torch.segment_reduce(weight, 'sum', offsets=rowptr)
             weight = weight / row_sum.index_select(0, dst)
