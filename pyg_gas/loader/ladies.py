@@ -788,7 +788,9 @@ class LADIESLoader(DataLoader):
     With :obj:`sampler='systematic'`, they are drawn without replacement by
     systematic PPS sampling with exact inclusion probabilities
     :math:`\pi_i = \min(1, c \cdot p_i)`, :math:`\sum_i \pi_i = s` (see
-    :func:`systematic_sampling`), and the sampled adjacency of a target
+    :func:`systematic_sampling`; LADIES walks the candidates in the order of
+    the targets whose rows hold them instead of a random order, which keeps
+    the inclusion probabilities exact), and the sampled adjacency of a target
     :math:`u \in \mathcal{U}_\ell` is
 
     .. math::
