@@ -460,6 +460,10 @@ class LADIESSampler:
         # are base + k, 0 <= k < count, and exceed every key written before,
         # so a node whose entry is below 'base' was not written in this call.
         # The map is never reset, and a layer costs no O(num_nodes) work.
+        if count >= KEY_LIMIT:
+            raise ValueError(f"A layer gathers {count} edges, more than the "
+                             f"node map's int32 keys can tell apart "
+                             f"({KEY_LIMIT}); use a smaller batch size")
         if self._assoc is None or self._next_key + count >= KEY_LIMIT:
             self._assoc = torch.full((self.num_nodes, ), -1,
                                      dtype=torch.int32, device=self.device)

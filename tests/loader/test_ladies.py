@@ -495,6 +495,8 @@ def test_key_map_reset():
         check_batch(loader.sample(nodes), data, P, [20, 10], True)
         assert loader.collater._next_key < 2**16  # It was reset.
         assert loader.collater._assoc.dtype == torch.int32
+        with pytest.raises(ValueError, match='smaller batch size'):
+            loader.collater._stamp(KEY_LIMIT)
         check_batch(loader.sample(nodes + 16), data, P, [20, 10], True)
 
 
