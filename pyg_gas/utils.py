@@ -195,17 +195,24 @@ def gather_csr(rowptr: Tensor, nodes: Tensor) -> Tuple[Tensor, Tensor]:
     r"""Returns :obj:`(ptr, idx)` where :obj:`idx` concatenates the CSR
     positions of the rows :obj:`nodes`, and :obj:`ptr` delimits each row's
     part of it. Vectorized: no loop over nodes."""
-    start = rowptr.index_select(0, nodes)  # [num_rows]
-    deg = rowptr.index_select(0, nodes + 1) - start  # [num_rows]
+    # Both ends of every row in one gather, from an overlapping view:
+    rowptr = rowptr.contiguous()
+    ends = rowptr.as_strided((rowptr.numel() - 1, 2),
+                             (1, 1)).index_select(0, nodes)  # [num_rows, 2]
+    start = ends[:, 0]
     ptr = torch.zeros(nodes.numel() + 1, dtype=torch.long,
                       device=nodes.device)
-    torch.cumsum(deg, dim=0, out=ptr[1:])
+    torch.cumsum(ends[:, 1] - start, dim=0, out=ptr[1:])
     total = int(ptr[-1])
     # Position k of the output belongs to row r(k) and reads from
-    # start[r(k)] + (k - ptr[r(k)]):
-    idx = torch.arange(total, dtype=torch.long, device=nodes.device)
-    idx += (start - ptr[:-1]).repeat_interleave(deg, output_size=total)
-    return ptr, idx
+    # k + off[r(k)], off = start - ptr[:-1]. So the output is the running
+    # sum of ones plus the steps of 'off' at the row starts (the steps of
+    # empty rows sum up with the next row's; rows past the end fall into the
+    # spare last slot):
+    off = start - ptr[:-1]
+    step = torch.ones(total + 1, dtype=torch.long, device=nodes.device)
+    step.index_add_(0, ptr[:-1], torch.diff(off, prepend=off.new_ones(1)))
+    return ptr, step.cumsum_(0)[:total]
 
 
 def num_target_nodes(adj_t: Any) -> int:

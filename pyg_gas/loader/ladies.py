@@ -167,6 +167,60 @@ def _inclusion(p: Tensor,
     return pi, certain, scale * top_list[num_capped]
 
 
+def _capped(p: Tensor, total: float,
+            num_samples: int) -> Optional[Tuple[Tensor, float, float]]:
+    # The capping of '_inclusion' from the few largest items, in O(s) work
+    # past a few passes over 'p': returns the indices of the capped items,
+    # the scale c' of the others and an upper bound of their largest
+    # inclusion probability, or None when it does not settle quickly (then
+    # '_inclusion' does).
+    # Capping the j largest items leaves c_j = (s - j) / R_j for the others,
+    # R_j being the sum without them; the solution is the smallest j with
+    # (s - j) t_{j+1} < R_j, t being p in descending order (and j < s).
+    # c_j grows with j up to the solution, so with a lower bound c of it
+    # (at first s / total), the items with c * p_i >= 1/2 are the largest
+    # ones and usually hold the solution and the item after it.
+    scale = num_samples / total
+    for _ in range(8):
+        threshold = 0.5 / scale
+        is_big = p.ge(threshold)
+        big = is_big.nonzero().view(-1)
+        num_big = big.numel()
+        k = min(num_big, num_samples)
+        # Ascending, t_{j+1} is top[m] for m = num_big - 1 - j, and
+        # R_j = small + (the sum of top[:m + 1]):
+        top, order = p.index_select(0, big).to(torch.float64).sort()
+        small = total - float(top.sum())
+        if small < 0.5 * total:  # Summed apart, to keep its precision.
+            small = float(p.masked_fill(is_big, 0.0).sum(dtype=torch.float64))
+        rest = top.cumsum(0).add_(small)[num_big - k:]  # R_j, j = k - 1..0
+        left = torch.arange(num_samples - k + 1, num_samples + 1,
+                            dtype=torch.float64, device=p.device)  # s - j
+        found = left.mul_(top[num_big - k:]).lt_(rest).nonzero()
+        if found.numel() > 0:  # The largest m is the smallest j.
+            last = int(found[-1])
+            m = num_big - k + last
+            num_capped = num_big - 1 - m
+            rest_sum, max_pi = float(rest[last]), float(top[m])
+            break
+        if num_big >= num_samples:  # At most s positive items, round-off.
+            return None
+        # All of 'top' is capped, and the items below the threshold are
+        # too small to matter if (s - j) * threshold <= R_j, j = num_big:
+        num_capped, rest_sum = num_big, small
+        if rest_sum <= 0.0:
+            return None
+        if (num_samples - num_big) * threshold <= rest_sum:
+            max_pi = threshold
+            break
+        scale = (num_samples - num_big) / rest_sum  # Still a lower bound.
+    else:
+        return None
+    scale = (num_samples - num_capped) / rest_sum
+    certain = big.index_select(0, order[num_big - num_capped:])
+    return certain, scale, scale * max_pi
+
+
 def inclusion_probabilities(p: Tensor, num_samples: int) -> Tensor:
     r"""The inclusion probabilities :math:`\pi_i = \min(1, c \cdot p_i)` of
     a fixed-size sample of :obj:`num_samples` items drawn with probability
@@ -550,22 +604,39 @@ class LADIESSampler:
         if total <= 0.0:
             return p.new_empty(0, dtype=torch.long), p.new_empty(0)
         scale = num_samples / total
-        # An item with pi_i = c * p_i >= 1 spans a whole unit of the scaled
-        # sums, so it holds a point and is drawn: the drawn items tell
-        # whether any item must be capped, without a pass for the maximum.
-        sel = _systematic_draw(cum, scale, 0.0, generator)
-        pi = p.index_select(0, sel).mul_(scale)
-        max_pi = float(pi.max()) if pi.numel() > 0 else 0.0
-        if max_pi < 1.0:  # The common case: no item is capped.
+        if num_samples * 32 < p.numel():
+            # Items are rarely capped: an item with pi_i = c * p_i >= 1
+            # spans a whole unit of the scaled sums, so it holds a point and
+            # is drawn, and the drawn items tell whether any item must be
+            # capped, without a pass for the maximum.
+            sel = _systematic_draw(cum, scale, 0.0, generator)
+            pi = p.index_select(0, sel).mul_(scale)
+            max_pi = float(pi.max()) if pi.numel() > 0 else 0.0
+        else:  # Often capped: the maximum first saves a wasted draw.
+            max_pi = float(p.max()) * scale
+            if max_pi < 1.0:
+                sel = _systematic_draw(cum, scale, 0.0, generator)
+                pi = p.index_select(0, sel).mul_(scale)
+        if max_pi < 1.0:  # No item is capped.
             if max_pi > 1.0 - 1e-6:  # Guard against round-off.
                 sel = torch.unique_consecutive(sel)
                 pi = p.index_select(0, sel).mul_(scale)
             return sel, pi
-        pi, certain, max_pi = _inclusion(p, num_samples)
-        sel = _systematic(pi, certain, max_pi, generator, shuffle=False)
-        if certain is not None:
-            pi.index_fill_(0, certain, 1.0)
-        return sel, pi.index_select(0, sel).to(p.dtype)
+
+        capped = _capped(p, total, num_samples)
+        if capped is None:  # The general solution.
+            pi, certain, max_pi = _inclusion(p, num_samples)
+            sel = _systematic(pi, certain, max_pi, generator, shuffle=False)
+            if certain is not None:
+                pi.index_fill_(0, certain, 1.0)
+            return sel, pi.index_select(0, sel).to(p.dtype)
+        certain, scale, max_pi = capped
+        p = p.index_fill(0, certain, 0.0)
+        sel = _systematic_draw(p.cumsum(0, dtype=torch.float64), scale,
+                               max_pi, generator)
+        pi = torch.cat([p.new_ones(certain.numel()),
+                        p.index_select(0, sel).mul_(scale)])
+        return torch.cat([certain, sel]), pi
 
     def _sample_ladies(
         self,

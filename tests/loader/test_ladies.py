@@ -13,13 +13,14 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from pyg_gas.loader import LADIESLoader, LayerwiseData
 from pyg_gas.loader.ladies import (
     KEY_LIMIT,
+    _capped,
     gcn_norm_csr,
     inclusion_probabilities,
     systematic_sampling,
 )
 from pyg_gas.nn.models import GCN, SAGE
 from pyg_gas.testing import withCUDA
-from pyg_gas.utils import to_adj_t
+from pyg_gas.utils import gather_csr, to_adj_t
 
 MODES = ['ladies', 'fastgcn']
 SAMPLERS = ['systematic', 'multinomial']
@@ -236,6 +237,59 @@ def test_inclusion_probabilities():
         assert float(pi.max()) <= 1.0
         assert math.isclose(float(pi.sum()), min(s, int((p > 0).sum())),
                             rel_tol=1e-9)
+
+
+def test_capped_fast_path():
+    # The sampler's capping from the largest items agrees with the plain
+    # definition: the same capped items, and the same scale for the others.
+    def check(p: Tensor, s: int) -> bool:
+        total = float(p.sum(dtype=torch.float64))
+        out = _capped(p, total, s)
+        if out is None:
+            return False
+        certain, scale, max_pi = out
+        expected = _capped_reference(p, s)
+        is_certain = torch.zeros(p.numel(), dtype=torch.bool)
+        is_certain[certain] = True
+        assert certain.numel() == int(is_certain.sum())  # Distinct.
+        assert torch.equal(is_certain, expected == 1.0)
+        rest = ~is_certain & (p > 0)
+        torch.testing.assert_close(p[rest].double() * scale, expected[rest],
+                                   rtol=1e-9, atol=0.0)
+        assert max_pi >= float(expected[rest].max()) * (1 - 1e-9)
+        return True
+
+    # 2 * 8 / 12 > 1, then 2 * 2 / 4 >= 1: two rounds of the definition.
+    assert check(torch.tensor([8.0, 2.0, 1.0, 1.0]), 3)
+    # The second largest item is only capped once the first is, and is
+    # below the first threshold (0.5 * 104 / 3): a second round here.
+    assert check(torch.tensor([100.0, 3.0] + [0.1] * 10), 3)
+    # Fewer positive items than samples: left to the general solution.
+    assert not check(torch.tensor([0.0, 3.0, 1.0]), 5)
+
+    gen = torch.Generator().manual_seed(4321)
+    settled = 0
+    for _ in range(400):
+        n = int(torch.randint(2, 3000, (1, ), generator=gen))
+        s = int(torch.randint(1, max(2, n // 2), (1, ), generator=gen))
+        exponent = 3 * float(torch.rand(1, generator=gen)) + 0.2
+        p = torch.rand(n, generator=gen).pow(-exponent)  # Heavy-tailed.
+        p[torch.rand(n, generator=gen) < 0.3] = 0.0
+        if float(p.max()) * s < float(p.sum(dtype=torch.float64)):
+            continue  # Nothing to cap.
+        settled += check(p, s)
+    assert settled >= 100
+
+
+def test_gather_csr():
+    rowptr = torch.tensor([0, 2, 2, 5, 5, 6])  # Rows 1 and 3 are empty.
+    for nodes in [[], [1], [1, 3], [0, 1, 2, 3, 4], [4, 3, 1], [2, 0, 2],
+                  [3, 1, 0]]:
+        ptr, idx = gather_csr(rowptr, torch.tensor(nodes, dtype=torch.long))
+        expected = [k for v in nodes for k in range(rowptr[v], rowptr[v + 1])]
+        assert idx.tolist() == expected
+        degree = [int(rowptr[v + 1] - rowptr[v]) for v in nodes]
+        assert ptr.tolist() == [sum(degree[:i]) for i in range(len(nodes) + 1)]
 
 
 def test_systematic_sampling():
