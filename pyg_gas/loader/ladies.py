@@ -452,8 +452,21 @@ class LADIESSampler:
 
         rowptr, col, value = gcn_norm_csr(edge_index, num_nodes)
         self.rowptr = rowptr.to(device)
-        self.col = col.to(device)
-        self.value = value.to(torch.get_default_dtype()).to(device)
+        weight = value.to(torch.get_default_dtype())
+        # Every entry's column and value side by side (int32 and float32)
+        # when they fit, so that gathering the rows of a layer reads one
+        # array: the gathers miss the cache, and this halves the misses.
+        # 'col' and 'value' are then views of it.
+        self._entries: Optional[Tensor] = None
+        if weight.dtype == torch.float32 and num_nodes <= KEY_LIMIT:
+            pairs = torch.stack([col.to(torch.int32),
+                                 weight.view(torch.int32)], dim=1).to(device)
+            self._entries = pairs.view(torch.int64).view(-1)  # [nnz]
+            self.col = pairs[:, 0]
+            self.value = pairs[:, 1].view(torch.float32)
+        else:
+            self.col = col.to(device)
+            self.value = weight.to(device)
         self.col_norm: Optional[Tensor] = None
         if mode == 'fastgcn':  # ||P[:, i]||^2, layer-independent.
             col_norm = torch.zeros(num_nodes, dtype=torch.float64)
@@ -647,8 +660,13 @@ class LADIESSampler:
         device = self.device
         num_targets = targets.numel()
         ptr, idx = gather_csr(self.rowptr, targets)  # The rows of Q P.
-        col = self.col.index_select(0, idx)  # [E], global ids
-        value = self.value.index_select(0, idx)  # [E], P_ui
+        if self._entries is not None:  # One gather for both.
+            pairs = self._entries.index_select(0, idx).view(torch.int32)
+            col = pairs[0::2].long()  # [E], global ids
+            value = pairs[1::2].view(torch.float32)  # [E], P_ui
+        else:
+            col = self.col.index_select(0, idx)
+            value = self.value.index_select(0, idx)
         num_edges = col.numel()
 
         # The distinct columns, without a sort: the map keeps the key of
