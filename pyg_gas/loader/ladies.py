@@ -31,6 +31,9 @@ SamplerKind = Literal['systematic', 'multinomial']
 MODES = ('ladies', 'fastgcn')
 SAMPLERS = ('systematic', 'multinomial')
 
+# The gathered rows of Q P: pointer, columns and values.
+Rows = Tuple[Tensor, Tensor, Tensor]
+
 # Keys of the node map are int32 (half the cache footprint of int64):
 KEY_LIMIT = 2**31 - 1
 
@@ -565,10 +568,12 @@ class LADIESSampler:
         edge_weights: List[Tensor] = []
         sample_layer = (self._sample_ladies
                         if self.mode == 'ladies' else self._sample_fastgcn)
+        rows: Optional[Rows] = None
         for layer in reversed(range(self.num_layers)):
             targets = layer_n_id[0]
+            rows = self._gather_rows(targets, rows)
             n_id, rowptr, src, dst, weight = sample_layer(
-                targets, self.num_samples[layer], generator)
+                targets, rows, self.num_samples[layer], generator)
             size = (targets.numel(), n_id.numel())
             layer_n_id.insert(0, n_id)
             adjs_t.insert(0, build_adj_t(rowptr, src, weight, size, 'csr'))
@@ -579,7 +584,7 @@ class LADIESSampler:
             edge_weights.insert(0, weight)
 
         n_id = layer_n_id[0]
-        attrs: Dict[str, Any] = {}
+        attrs: Dict[str, Any] = {'n_id': n_id, 'batch_size': nodes.numel()}
         for key, value in self.node_attrs.items():
             attrs[key] = value.index_select(0, n_id.to(
                 value.device))  # [n_0, ...]
@@ -588,7 +593,7 @@ class LADIESSampler:
                      edge_weights=edge_weights, layer_n_id=layer_n_id,
                      layer_sizes=[int(ids.numel()) for ids in layer_n_id],
                      num_nodes=int(n_id.numel()))
-        out = LayerwiseData(n_id=n_id, batch_size=nodes.numel())
+        out = LayerwiseData()
         # What 'setattr' does for each attribute, at a third of its cost
         # (none of them is None or a property of 'Data'):
         out._store._mapping.update(attrs)
@@ -600,6 +605,7 @@ class LADIESSampler:
         # items that cannot be drawn). Returns the selected items and the
         # weight divisor of each (its inclusion probability for systematic
         # sampling, s * p_i for multinomial sampling), of the dtype of 'p'.
+        # Systematic sampling may overwrite 'p'.
         if self.sampler == 'multinomial':
             num_positive = int((p > 0).sum())
             k = min(num_samples, num_positive)
@@ -644,29 +650,44 @@ class LADIESSampler:
                 pi.index_fill_(0, certain, 1.0)
             return sel, pi.index_select(0, sel).to(p.dtype)
         certain, scale, max_pi = capped
-        p = p.index_fill(0, certain, 0.0)
+        p.index_fill_(0, certain, 0.0)  # 'p' is the caller's scratch.
         sel = _systematic_draw(p.cumsum(0, dtype=torch.float64), scale,
                                max_pi, generator)
         pi = torch.cat([p.new_ones(certain.numel()),
                         p.index_select(0, sel).mul_(scale)])
         return torch.cat([certain, sel]), pi
 
+    def _gather_rows(self, targets: Tensor, above: Optional[Rows]) -> Rows:
+        # The rows of Q P: their pointer, columns (global ids) and values
+        # P_ui. The first targets are those of the layer above, whose rows
+        # 'above' holds: only the rows of the others are gathered (the
+        # gathers miss the cache; appending to 'above' does not).
+        nodes = targets
+        if above is not None:
+            nodes = targets[above[0].numel() - 1:]
+        ptr, idx = gather_csr(self.rowptr, nodes)
+        if self._entries is not None:  # One gather for both.
+            pairs = self._entries.index_select(0, idx).view(torch.int32)
+            col = pairs[0::2].long()
+            value = pairs[1::2].view(torch.float32)
+        else:
+            col = self.col.index_select(0, idx)
+            value = self.value.index_select(0, idx)
+        if above is None:
+            return ptr, col, value
+        ptr = torch.cat([above[0], ptr[1:].add_(above[0][-1])])
+        return ptr, torch.cat([above[1], col]), torch.cat([above[2], value])
+
     def _sample_ladies(
         self,
         targets: Tensor,
+        rows: Rows,
         num_samples: int,
         generator: Optional[torch.Generator],
     ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         device = self.device
         num_targets = targets.numel()
-        ptr, idx = gather_csr(self.rowptr, targets)  # The rows of Q P.
-        if self._entries is not None:  # One gather for both.
-            pairs = self._entries.index_select(0, idx).view(torch.int32)
-            col = pairs[0::2].long()  # [E], global ids
-            value = pairs[1::2].view(torch.float32)  # [E], P_ui
-        else:
-            col = self.col.index_select(0, idx)
-            value = self.value.index_select(0, idx)
+        ptr, col, value = rows  # [n_t + 1], [E], [E]
         num_edges = col.numel()
 
         # The distinct columns, without a sort: the map keeps the key of
@@ -689,18 +710,20 @@ class LADIESSampler:
         p.index_fill_(0, tgt, 0.0)
         sel, pi = self._draw(p, num_samples, generator)  # Positions.
 
-        # Targets keep their order, the sampled nodes come after them:
-        taken = torch.cat([tgt, sel])  # [n_t + s], positions
-        local = torch.full((num_edges, ), -1, dtype=torch.long, device=device)
-        local.index_copy_(0, taken, torch.arange(taken.numel(),
-                                                 device=device))
-        src = local.index_select(0, rep)  # [E], -1 for columns not taken
+        # Targets keep their order, the sampled nodes come after them. The
+        # map gets their local ids, under keys newer than all of the above:
+        n_id = col.index_select(0, torch.cat([tgt, sel]))  # [n_t + s]
+        num_taken = n_id.numel()
+        assoc, base = self._stamp(num_taken)
+        assoc.index_copy_(0, n_id, torch.arange(base, base + num_taken,
+                                                dtype=assoc.dtype,
+                                                device=device))
+        src = assoc.index_select(0, col).sub_(base)  # [E], < 0 if not taken
         mask = src.ge(0)
         keep = mask.nonzero().view(-1)  # [E']
         divisor = torch.cat([value.new_ones(num_targets), pi])  # [n_t + s]
-        n_id = col.index_select(0, taken)  # [n_t + s], targets first
         return (n_id, ) + self._finish(
-            ptr, mask, keep, src.index_select(0, keep),
+            ptr, mask, keep, src.index_select(0, keep).long(),
             value.index_select(0, keep), divisor)
 
     def _fastgcn_draw(
@@ -744,13 +767,13 @@ class LADIESSampler:
     def _sample_fastgcn(
         self,
         targets: Tensor,
+        rows: Rows,
         num_samples: int,
         generator: Optional[torch.Generator],
     ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         device = self.device
         num_targets = targets.numel()
-        ptr, idx = gather_csr(self.rowptr, targets)  # The rows of Q P.
-        col = self.col.index_select(0, idx)  # [E], global ids
+        ptr, col, value = rows  # [n_t + 1], [E], [E]
 
         # s nodes drawn from all nodes, plus the targets, taken exactly:
         sel, pi = self._fastgcn_draw(num_samples, generator)
@@ -779,7 +802,7 @@ class LADIESSampler:
             src = (used.cumsum(0) - 1).index_select(0, src)
             used = used[num_targets:].nonzero().view(-1)
             sel, pi = sel.index_select(0, used), pi.index_select(0, used)
-        value = self.value.index_select(0, idx.index_select(0, keep))
+        value = value.index_select(0, keep)
         divisor = torch.cat([value.new_ones(num_targets),
                              pi.to(value.dtype)])  # [n_t + s']
         n_id = torch.cat([targets, sel], dim=0)
