@@ -389,6 +389,23 @@ def _check_input_nodes(input_nodes: Optional[Tensor],
     return input_nodes
 
 
+def _write_keys(assoc: Tensor, nodes: Tensor, start: int) -> None:
+    # Gives 'nodes' the keys start, start + 1, ... in the node map.
+    assoc.index_copy_(0, nodes, torch.arange(start, start + nodes.numel(),
+                                             dtype=assoc.dtype,
+                                             device=assoc.device))
+
+
+def _kept_edges(assoc: Tensor, base: int,
+                col: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    # The gathered edges whose column holds a key k >= 'base' in the node
+    # map: their mask, their positions and their local sources k - base.
+    src = assoc.index_select(0, col).sub_(base)  # [E], < 0 if not taken
+    mask = src.ge(0)
+    keep = mask.nonzero().view(-1)  # [E']
+    return mask, keep, src.index_select(0, keep).long()
+
+
 class LADIESSampler:
     r"""Samples the layer-wise node sets and adjacencies of
     :class:`LADIESLoader`. It holds the normalized adjacency in CSR form on
@@ -713,18 +730,12 @@ class LADIESSampler:
         # Targets keep their order, the sampled nodes come after them. The
         # map gets their local ids, under keys newer than all of the above:
         n_id = col.index_select(0, torch.cat([tgt, sel]))  # [n_t + s]
-        num_taken = n_id.numel()
-        assoc, base = self._stamp(num_taken)
-        assoc.index_copy_(0, n_id, torch.arange(base, base + num_taken,
-                                                dtype=assoc.dtype,
-                                                device=device))
-        src = assoc.index_select(0, col).sub_(base)  # [E], < 0 if not taken
-        mask = src.ge(0)
-        keep = mask.nonzero().view(-1)  # [E']
+        assoc, base = self._stamp(n_id.numel())
+        _write_keys(assoc, n_id, base)
+        mask, keep, src = _kept_edges(assoc, base, col)
         divisor = torch.cat([value.new_ones(num_targets), pi])  # [n_t + s]
-        return (n_id, ) + self._finish(
-            ptr, mask, keep, src.index_select(0, keep).long(),
-            value.index_select(0, keep), divisor)
+        return (n_id, ) + self._finish(ptr, mask, keep, src,
+                                       value.index_select(0, keep), divisor)
 
     def _fastgcn_draw(
         self,
@@ -778,20 +789,12 @@ class LADIESSampler:
         # s nodes drawn from all nodes, plus the targets, taken exactly:
         sel, pi = self._fastgcn_draw(num_samples, generator)
         assoc, base = self._stamp(num_targets + sel.numel())
-        assoc.index_copy_(
-            0, targets, torch.arange(base, base + num_targets,
-                                     dtype=assoc.dtype, device=device))
+        _write_keys(assoc, targets, base)
         new = (assoc.index_select(0, sel) < base).nonzero().view(-1)
         sel, pi = sel.index_select(0, new), pi.index_select(0, new)  # [s']
         num_sel = sel.numel()
-        start = base + num_targets
-        assoc.index_copy_(0, sel, torch.arange(start, start + num_sel,
-                                               dtype=assoc.dtype,
-                                               device=device))
-        src = assoc.index_select(0, col).sub_(base)  # [E], < 0 if not taken
-        mask = src.ge(0)
-        keep = mask.nonzero().view(-1)  # [E']
-        src = src.index_select(0, keep).long()
+        _write_keys(assoc, sel, base + num_targets)
+        mask, keep, src = _kept_edges(assoc, base, col)
 
         # Drop the sampled nodes without an edge into U_l:
         used = torch.zeros(num_targets + num_sel, dtype=torch.bool,
