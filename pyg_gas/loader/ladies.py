@@ -640,24 +640,22 @@ class LADIESSampler:
         if total <= 0.0:
             return p.new_empty(0, dtype=torch.long), p.new_empty(0)
         scale = num_samples / total
-        if num_samples * 32 < p.numel():
-            # Items are rarely capped: an item with pi_i = c * p_i >= 1
-            # spans a whole unit of the scaled sums, so it holds a point and
-            # is drawn, and the drawn items tell whether any item must be
-            # capped, without a pass for the maximum.
+        # With few candidates per sample, capping is common, and the
+        # maximum first saves a wasted draw. Otherwise the draw itself
+        # tells: an item with pi_i = c * p_i >= 1 spans a whole unit of the
+        # scaled sums, so it holds a point and is drawn.
+        max_first = num_samples * 32 >= p.numel()
+        max_pi = float(p.max()) * scale if max_first else 0.0
+        if max_pi < 1.0:
             sel = _systematic_draw(cum, scale, 0.0, generator)
             pi = p.index_select(0, sel).mul_(scale)
-            max_pi = float(pi.max()) if pi.numel() > 0 else 0.0
-        else:  # Often capped: the maximum first saves a wasted draw.
-            max_pi = float(p.max()) * scale
-            if max_pi < 1.0:
-                sel = _systematic_draw(cum, scale, 0.0, generator)
-                pi = p.index_select(0, sel).mul_(scale)
-        if max_pi < 1.0:  # No item is capped.
-            if max_pi > 1.0 - 1e-6:  # Guard against round-off.
-                sel = torch.unique_consecutive(sel)
-                pi = p.index_select(0, sel).mul_(scale)
-            return sel, pi
+            if not max_first:
+                max_pi = float(pi.max()) if pi.numel() > 0 else 0.0
+            if max_pi < 1.0:  # No item is capped.
+                if max_pi > 1.0 - 1e-6:  # Guard against round-off.
+                    sel = torch.unique_consecutive(sel)
+                    pi = p.index_select(0, sel).mul_(scale)
+                return sel, pi
 
         capped = _capped(p, total, num_samples)
         if capped is None:  # The general solution.
