@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from pyg_gas.graph import get_edge_index, is_sparse, sparse_to_edge_index
 from pyg_gas.typing import (
     WITH_PYG_LIB_METIS,
     WITH_PYMETIS,
@@ -21,12 +22,7 @@ from pyg_gas.typing import (
     pymetis,
     require,
 )
-from pyg_gas.utils import (
-    atomic_write,
-    get_edge_index,
-    is_sparse,
-    sparse_to_edge_index,
-)
+from pyg_gas.utils import atomic_write
 from pyg_gas.utils import log as _log
 
 Backend = Literal['auto', 'pymetis', 'torch_sparse', 'pyg_lib']

@@ -21,6 +21,7 @@ from tqdm import tqdm
 import pyg_gas
 from pyg_gas.datasets import get_evaluator, load_dataset
 from pyg_gas.distributed.launch import in_launched_process
+from pyg_gas.graph import to_adj_t
 from pyg_gas.loader import (
     ClusterLoader,
     EvalSubgraphLoader,
@@ -30,7 +31,7 @@ from pyg_gas.loader import (
 from pyg_gas.nn.models import APPNP, GAT, GCN, GCN2, GIN, PNA, SAGE
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.partition import metis, permute
-from pyg_gas.utils import atomic_write, to_adj_t
+from pyg_gas.utils import atomic_write
 
 MODELS = {
     'gcn': GCN,

@@ -12,7 +12,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from pyg_gas import utils
-from pyg_gas.utils import check_int
+from pyg_gas.checks import check_int
 
 #: Presets of :func:`synthetic_graph`, named after the OGB graphs they match
 #: in size: nodes, undirected edges, features, classes and split sizes.

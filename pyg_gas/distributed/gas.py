@@ -11,13 +11,14 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from pyg_gas.checks import check_int
 from pyg_gas.distributed.exchange import HaloExchange
 from pyg_gas.distributed.shard import GraphShard
 from pyg_gas.history import History
 from pyg_gas.loader.subgraph import ClusterCollater, EvalSubgraphLoader
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.typing import Adj, OptTensor
-from pyg_gas.utils import atomic_write, check_int
+from pyg_gas.utils import atomic_write
 
 
 def _backend_device(group: Optional[Any]) -> torch.device:

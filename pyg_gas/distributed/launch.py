@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from pyg_gas.utils import check_int
+from pyg_gas.checks import check_int
 
 #: The environment variables torchrun sets for every process.
 ENV_KEYS = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')

@@ -5,8 +5,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from pyg_gas.loader.subgraph import check_ptr
-from pyg_gas.utils import check_int, get_edge_index, split_attributes
+from pyg_gas.checks import check_int
+from pyg_gas.graph import check_ptr, get_edge_index, split_attributes
 
 
 def assign_parts(num_parts: int, world_size: int) -> Tensor:

@@ -17,10 +17,11 @@ from torch.utils.data import DataLoader, Sampler, get_worker_info
 from torch_geometric import EdgeIndex
 from torch_geometric.data import Data
 
-from pyg_gas.utils import (
+from pyg_gas.checks import check_int
+from pyg_gas.graph import (  # noqa: F401 (gcn_norm_csr: alias)
     build_adj_t,
-    check_int,
     gather_csr,
+    gcn_norm_csr,
     get_edge_index,
     to_csr,
 )
@@ -92,38 +93,6 @@ class LayerwiseData(Data):
         if key in ('n_id', 'layer_n_id'):
             return 0
         return super().__inc__(key, value, *args, **kwargs)
-
-
-def gcn_norm_csr(edge_index: Tensor,
-                 num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:
-    r"""The symmetrically normalized adjacency with self-loops
-    :math:`\mathbf{P} = \mathbf{\tilde{D}}^{-1/2} (\mathbf{A} + \mathbf{I})
-    \mathbf{\tilde{D}}^{-1/2}` in CSR form :obj:`(rowptr, col, value)`, rows
-    being targets: :math:`P_{ij} \neq 0` for every edge :math:`j \rightarrow
-    i` and for :math:`i = j`.
-
-    As in PyG's :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm`, the
-    degree :math:`\tilde{d}_i` is the in-degree plus one. Self-loops in
-    :obj:`edge_index` are dropped (one unit self-loop is added per node), and
-    a duplicated edge counts as many times as it appears. Sources are sorted
-    within each row.
-    """
-    edge_index = edge_index.cpu()
-    src, dst = edge_index[0], edge_index[1]
-    keep = src != dst
-    src, dst = src[keep], dst[keep]
-    loop = torch.arange(num_nodes)
-    # Sort by (target, source) and merge duplicated edges:
-    key = torch.cat([dst, loop]) * num_nodes + torch.cat([src, loop])
-    key, count = torch.unique(key, return_counts=True)
-    dst, src = key // num_nodes, key % num_nodes  # [E + N]
-    count = count.to(torch.float64)
-    deg = torch.zeros(num_nodes, dtype=torch.float64)
-    deg.index_add_(0, dst, count)  # In-degree plus one.
-    dis = deg.pow(-0.5)
-    value = dis[dst] * count * dis[src]  # [E + N]
-    rowptr, col, perm = to_csr(torch.stack([src, dst], dim=0), num_nodes)
-    return rowptr, col, value[perm]
 
 
 def _inclusion(p: Tensor,

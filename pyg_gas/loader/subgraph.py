@@ -8,33 +8,17 @@ from torch_geometric import EdgeIndex
 from torch_geometric.data import Data
 
 from pyg_gas.data import SubgraphData
-from pyg_gas.typing import WITH_TORCH_SPARSE, require
-from pyg_gas.utils import (
+from pyg_gas.graph import (  # noqa: F401 (check_ptr: alias)
     build_adj_t,
+    check_ptr,
     gather_csr,
     get_edge_index,
     split_attributes,
     to_csr,
 )
+from pyg_gas.typing import WITH_TORCH_SPARSE, require
 
 AdjFormat = Literal['auto', 'csr', 'sparse_tensor']
-
-
-def check_ptr(ptr: Any, num_nodes: int) -> Tensor:
-    r"""Validates the cluster boundaries :obj:`ptr` returned by
-    :func:`~pyg_gas.metis`."""
-    if not isinstance(ptr, Tensor) or ptr.dtype != torch.long or (
-            ptr.dim() != 1):
-        raise TypeError("'ptr' must be a one-dimensional tensor of type "
-                        "torch.long, as returned by 'metis'")
-    if ptr.numel() < 2 or int(ptr[0]) != 0 or int(ptr[-1]) != num_nodes:
-        got = (ptr.tolist() if ptr.numel() < 2 else
-               f'ptr[0]={int(ptr[0])}, ptr[-1]={int(ptr[-1])}')
-        raise ValueError(f"'ptr' must run from 0 to the number of nodes "
-                         f"({num_nodes}) (got {got})")
-    if bool((ptr[1:] < ptr[:-1]).any()):
-        raise ValueError("'ptr' must be non-decreasing")
-    return ptr.cpu()
 
 
 class ClusterCollater:

@@ -7,10 +7,10 @@ from torch.nn import Module, ModuleList
 from torch_geometric.data import Data
 from tqdm import tqdm
 
+from pyg_gas.checks import check_int
 from pyg_gas.history import AsyncHistoryIO, History
 from pyg_gas.nn.functional import push_and_pull_rows
 from pyg_gas.typing import Adj, OptTensor
-from pyg_gas.utils import check_int
 
 
 class ScalableGNN(Module):

@@ -6,11 +6,10 @@ from torch.nn import Linear, ModuleList
 from torch_geometric.data import Data
 from torch_geometric.utils import spmm
 
+from pyg_gas.graph import gcn_normalize, num_target_nodes
 from pyg_gas.nn.functional import dropout
-from pyg_gas.nn.models.gcn import gcn_normalize
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.typing import Adj
-from pyg_gas.utils import num_target_nodes
 
 
 class APPNP(ScalableGNN):

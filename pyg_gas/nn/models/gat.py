@@ -7,9 +7,9 @@ from torch_geometric.data import Data
 from torch_geometric.nn import GATConv
 from torch_geometric.utils import add_self_loops, remove_self_loops
 
+from pyg_gas.graph import num_target_nodes
 from pyg_gas.nn.models.basic import BasicGAS
 from pyg_gas.typing import Adj
-from pyg_gas.utils import num_target_nodes
 
 
 class GAT(BasicGAS):

@@ -1,28 +1,18 @@
-import copy
 from typing import Any, Dict
 
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.nn import GCNConv
-from torch_geometric.transforms import GCNNorm
 from torch_geometric.utils import spmm
 
+from pyg_gas.graph import (  # noqa: F401 (gcn_normalize: alias)
+    gcn_normalize,
+    is_sparse,
+    num_target_nodes,
+)
 from pyg_gas.nn.models.basic import BasicGAS
 from pyg_gas.typing import Adj
-from pyg_gas.utils import is_sparse, num_target_nodes
-
-
-def gcn_normalize(data: Data) -> Data:
-    r"""Returns a copy of :obj:`data` with self-loops added and the symmetric
-    GCN normalization :math:`\mathbf{\hat{D}}^{-1/2} \mathbf{\hat{A}}
-    \mathbf{\hat{D}}^{-1/2}` of the *whole* graph stored as
-    :obj:`edge_weight`, so that mini-batches see whole-graph degrees."""
-    if data.edge_index is None:
-        raise ValueError("GCN normalization needs 'edge_index'")
-    # A shallow copy: the transform replaces the edges rather than changing
-    # them in place, and cloning a large graph would double its memory.
-    return GCNNorm(add_self_loops=True)(copy.copy(data))
 
 
 class GCN(BasicGAS):

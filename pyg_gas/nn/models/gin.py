@@ -4,9 +4,9 @@ import torch
 from torch import Tensor
 from torch_geometric.nn import MLP, GINConv, GINEConv
 
+from pyg_gas.graph import num_target_nodes
 from pyg_gas.nn.models.basic import BasicGAS
 from pyg_gas.typing import Adj
-from pyg_gas.utils import num_target_nodes
 
 
 class GIN(BasicGAS):

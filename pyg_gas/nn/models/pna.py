@@ -6,9 +6,9 @@ from torch_geometric.data import Data
 from torch_geometric.nn import PNAConv
 from torch_geometric.utils import degree
 
+from pyg_gas.graph import get_edge_index, num_target_nodes, pad_targets
 from pyg_gas.nn.models.basic import BasicGAS
 from pyg_gas.typing import Adj
-from pyg_gas.utils import get_edge_index, num_target_nodes, pad_targets
 
 
 class PNA(BasicGAS):

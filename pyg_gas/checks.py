@@ -1,0 +1,54 @@
+r"""Argument checks shared by the whole package. Each returns the checked
+value and raises a :class:`TypeError` or :class:`ValueError` that names the
+argument, what was received and what was expected."""
+import math
+from typing import Any, Optional, Sequence
+
+
+def check_int(name: str, value: Any, minimum: Optional[int] = 1) -> int:
+    r"""Returns :obj:`value` if it is an :obj:`int` (not a :obj:`bool`) of at
+    least :obj:`minimum` (no bound if :obj:`None`)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"'{name}' must be an int "
+                        f"(got {type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"'{name}' must be at least {minimum} (got {value})")
+    return value
+
+
+def check_number(name: str, value: Any, minimum: Optional[float] = None,
+                 maximum: Optional[float] = None,
+                 open_min: bool = False, open_max: bool = False) -> float:
+    r"""Returns :obj:`value` if it is a finite real number (an :obj:`int` or
+    :obj:`float`, not a :obj:`bool`) in the range given by :obj:`minimum`
+    and :obj:`maximum` (each inclusive, unless :obj:`open_min` or
+    :obj:`open_max`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"'{name}' must be a number "
+                        f"(got {type(value).__name__})")
+    low = '(' if open_min else '['
+    high = ')' if open_max else ']'
+    bounds = (f'{low}{"-inf" if minimum is None else minimum}, '
+              f'{"inf" if maximum is None else maximum}{high}')
+    if not math.isfinite(value) or (minimum is not None and (
+            value < minimum or (open_min and value == minimum))) or (
+                maximum is not None and (
+                    value > maximum or (open_max and value == maximum))):
+        raise ValueError(f"'{name}' must be in {bounds} (got {value})")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    r"""Returns :obj:`value` if it is a :obj:`bool`."""
+    if not isinstance(value, bool):
+        raise TypeError(f"'{name}' must be a bool "
+                        f"(got {type(value).__name__})")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    r"""Returns :obj:`value` if it is one of :obj:`choices`."""
+    if value not in choices:
+        raise ValueError(f"'{name}' must be one of {list(choices)} "
+                         f"(got {value!r})")
+    return value
