@@ -4,6 +4,8 @@ argument, what was received and what was expected."""
 import math
 from typing import Any, Optional, Sequence
 
+from torch import Tensor
+
 
 def check_int(name: str, value: Any, minimum: Optional[int] = 1) -> int:
     r"""Returns :obj:`value` if it is an :obj:`int` (not a :obj:`bool`) of at
@@ -51,4 +53,16 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
     if value not in choices:
         raise ValueError(f"'{name}' must be one of {list(choices)} "
                          f"(got {value!r})")
+    return value
+
+
+def check_rows(name: str, value: Any, width: int) -> Tensor:
+    r"""Returns :obj:`value` if it is a tensor of shape
+    :obj:`[num_rows, width]`."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"'{name}' must be a tensor "
+                        f"(got {type(value).__name__})")
+    if value.dim() != 2 or value.size(1) != width:
+        raise ValueError(f"'{name}' must have shape [num_rows, {width}] "
+                         f"(got {list(value.shape)})")
     return value

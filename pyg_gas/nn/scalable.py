@@ -8,7 +8,8 @@ from torch_geometric.data import Data
 from tqdm import tqdm
 
 from pyg_gas.checks import check_int
-from pyg_gas.history import AsyncHistoryIO, History
+from pyg_gas.history import History
+from pyg_gas.history_io import AsyncHistoryIO
 from pyg_gas.nn.functional import push_and_pull_rows
 from pyg_gas.typing import Adj, OptTensor
 
@@ -194,7 +195,7 @@ class ScalableGNN(Module):
         r"""Overlaps the history I/O of GAS mini-batches with computation,
         for a model on CUDA whose histories live in pinned CPU memory
         (created with :obj:`history_device='cpu'`; moving the model to CUDA
-        pins them). See :class:`~pyg_gas.history.AsyncHistoryIO`: the halo
+        pins them). See :class:`~pyg_gas.history_io.AsyncHistoryIO`: the halo
         rows of every layer are pulled on a side stream as soon as the batch
         is known, and the batch rows are pushed in the background, through
         reusable pinned buffers. Outputs equal the synchronous path's.
