@@ -2,40 +2,81 @@ r"""Argument checks shared by the whole package. Each returns the checked
 value and raises a :class:`TypeError` or :class:`ValueError` that names the
 argument, what was received and what was expected."""
 import math
+import numbers
 from typing import Any, Optional, Sequence
 
 from torch import Tensor
 
 
-def check_int(name: str, value: Any, minimum: Optional[int] = 1) -> int:
+def _bounds(minimum: Any, maximum: Any, open_min: bool = False,
+            open_max: bool = False) -> str:
+    low = '(' if open_min else '['
+    high = ')' if open_max else ']'
+    return (f'{low}{"-inf" if minimum is None else minimum}, '
+            f'{"inf" if maximum is None else maximum}{high}')
+
+
+def check_int(name: str, value: Any, minimum: Optional[int] = 1,
+              maximum: Optional[int] = None, *, integral: bool = False,
+              expected: Optional[str] = None) -> int:
     r"""Returns :obj:`value` if it is an :obj:`int` (not a :obj:`bool`) of at
-    least :obj:`minimum` (no bound if :obj:`None`)."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    least :obj:`minimum` and at most :obj:`maximum` (no bound if
+    :obj:`None`).
+
+    With :obj:`integral=True`, any :class:`numbers.Integral` (e.g. a NumPy
+    integer) is accepted too, and returned as an :obj:`int`. With
+    :obj:`expected`, a text such as :obj:`'in [1, 4]'`, any invalid value,
+    of a wrong type too, raises one :class:`ValueError`:
+    :obj:`"'name' must be {expected} (got {value!r})"`.
+    """
+    types = numbers.Integral if integral else int
+    if isinstance(value, bool) or not isinstance(value, types):
+        if expected is not None:
+            raise ValueError(f"'{name}' must be {expected} (got {value!r})")
         raise TypeError(f"'{name}' must be an int "
                         f"(got {type(value).__name__})")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"'{name}' must be at least {minimum} (got {value})")
+    if integral:
+        value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None
+                                                     and value > maximum):
+        if expected is not None:
+            raise ValueError(f"'{name}' must be {expected} (got {value!r})")
+        if maximum is None:
+            raise ValueError(f"'{name}' must be at least {minimum} "
+                             f"(got {value})")
+        raise ValueError(f"'{name}' must be in "
+                         f"{_bounds(minimum, maximum)} (got {value})")
     return value
 
 
 def check_number(name: str, value: Any, minimum: Optional[float] = None,
                  maximum: Optional[float] = None,
-                 open_min: bool = False, open_max: bool = False) -> float:
+                 open_min: bool = False, open_max: bool = False, *,
+                 kind: str = 'a number',
+                 expected: Optional[str] = None) -> float:
     r"""Returns :obj:`value` if it is a finite real number (an :obj:`int` or
     :obj:`float`, not a :obj:`bool`) in the range given by :obj:`minimum`
     and :obj:`maximum` (each inclusive, unless :obj:`open_min` or
-    :obj:`open_max`)."""
+    :obj:`open_max`).
+
+    A value of another type raises a :class:`TypeError`
+    :obj:`"'name' must be {kind} (got {type})"`. With :obj:`expected`, a
+    text such as :obj:`'a probability in [0, 1]'`, any invalid value, of a
+    wrong type too, raises one :class:`ValueError`:
+    :obj:`"'name' must be {expected} (got {value!r})"`.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"'{name}' must be a number "
+        if expected is not None:
+            raise ValueError(f"'{name}' must be {expected} (got {value!r})")
+        raise TypeError(f"'{name}' must be {kind} "
                         f"(got {type(value).__name__})")
-    low = '(' if open_min else '['
-    high = ')' if open_max else ']'
-    bounds = (f'{low}{"-inf" if minimum is None else minimum}, '
-              f'{"inf" if maximum is None else maximum}{high}')
     if not math.isfinite(value) or (minimum is not None and (
             value < minimum or (open_min and value == minimum))) or (
                 maximum is not None and (
                     value > maximum or (open_max and value == maximum))):
+        if expected is not None:
+            raise ValueError(f"'{name}' must be {expected} (got {value!r})")
+        bounds = _bounds(minimum, maximum, open_min, open_max)
         raise ValueError(f"'{name}' must be in {bounds} (got {value})")
     return value
 

@@ -3,7 +3,7 @@ from typing import Any, Iterator, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from pyg_gas.checks import check_rows
+from pyg_gas.checks import check_int, check_rows
 from pyg_gas.history_io import AsyncHistoryIO  # Re-exported.
 
 __all__ = ['History', 'AsyncHistoryIO']
@@ -68,11 +68,8 @@ class History(torch.nn.Module):
         dtype: Optional[torch.dtype] = None,
     ) -> None:
         super().__init__()
-        for name, value in (('num_embeddings', num_embeddings),
-                            ('embedding_dim', embedding_dim)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"'{name}' must be an int "
-                                f"(got {type(value).__name__})")
+        check_int('num_embeddings', num_embeddings, minimum=None)
+        check_int('embedding_dim', embedding_dim, minimum=None)
         if num_embeddings < 0:
             raise ValueError(f"'num_embeddings' must be non-negative "
                              f"(got {num_embeddings})")

@@ -1,7 +1,6 @@
 import copy
 import hashlib
 import json
-import numbers
 import os.path as osp
 import time
 from typing import Any, Literal, Optional, Tuple, Union
@@ -11,6 +10,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from pyg_gas.checks import check_int
 from pyg_gas.graph import get_edge_index, is_sparse, sparse_to_edge_index
 from pyg_gas.typing import (
     WITH_PYG_LIB_METIS,
@@ -182,14 +182,8 @@ def metis(
     edge_index = edge_index.cpu()
     if num_nodes == 0:
         raise ValueError("Cannot partition an empty graph (got 0 nodes)")
-    if isinstance(num_parts, bool) or not isinstance(num_parts,
-                                                     numbers.Integral):
-        raise TypeError(f"'num_parts' must be an int "
-                        f"(got {type(num_parts).__name__})")
-    num_parts = int(num_parts)
-    if num_parts < 1 or num_parts > num_nodes:
-        raise ValueError(f"'num_parts' must be in [1, {num_nodes}] "
-                         f"(got {num_parts})")
+    num_parts = check_int('num_parts', num_parts, 1, num_nodes,
+                          integral=True)
     if backend == 'auto':
         available = available_backends()
         if len(available) == 0:

@@ -12,7 +12,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from pyg_gas import utils
-from pyg_gas.checks import check_int
+from pyg_gas.checks import check_int, check_number
 
 #: Presets of :func:`synthetic_graph`, named after the OGB graphs they match
 #: in size: nodes, undirected edges, features, classes and split sizes.
@@ -33,12 +33,7 @@ _CHUNK = 1 << 23  # Edges drawn per vectorized step (bounds temporaries).
 
 
 def _check_fraction(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"'{name}' must be a number in [0, 1] "
-                        f"(got {type(value).__name__})")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"'{name}' must be in [0, 1] (got {value})")
-    return float(value)
+    return float(check_number(name, value, 0, 1, kind='a number in [0, 1]'))
 
 
 def _draw_pairs(count: int, cdf: Tensor, bounds: Tensor, order: Tensor,
@@ -154,10 +149,8 @@ def synthetic_graph(
     if (avg_degree is None) == (num_edges is None):
         raise ValueError("Pass exactly one of 'avg_degree' and 'num_edges'")
     if num_edges is None:
-        if isinstance(avg_degree, bool) or not isinstance(
-                avg_degree, (int, float)) or not avg_degree > 0:
-            raise ValueError(f"'avg_degree' must be a positive number "
-                             f"(got {avg_degree!r})")
+        check_number('avg_degree', avg_degree, 0, open_min=True,
+                     expected='a positive number')
         num_edges = round(float(avg_degree) * num_nodes / 2)
     num_edges = check_int('num_edges', num_edges, 1)
     # Drawing by rejection converges quickly only well below a full graph:
@@ -167,13 +160,8 @@ def synthetic_graph(
                          f"pairs ({max_edges} for {num_nodes} nodes; got "
                          f"{num_edges}, i.e. a mean degree of "
                          f"{2 * num_edges / num_nodes:.1f})")
-    if isinstance(power, bool) or not isinstance(power, (int, float)) or \
-            not 0.0 <= power <= 1.0:
-        raise ValueError(f"'power' must be in [0, 1] (got {power!r})")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or \
-            noise < 0:
-        raise ValueError(f"'noise' must be a non-negative number "
-                         f"(got {noise!r})")
+    check_number('power', power, 0, 1, expected='in [0, 1]')
+    check_number('noise', noise, 0, expected='a non-negative number')
     if not isinstance(split, (tuple, list)) or len(split) != 2:
         raise ValueError(f"'split' must be a pair (train, val) of fractions "
                          f"(got {split!r})")

@@ -7,6 +7,7 @@ from torch.utils.data import DataLoader
 from torch_geometric import EdgeIndex
 from torch_geometric.data import Data
 
+from pyg_gas.checks import check_int
 from pyg_gas.data import SubgraphData
 from pyg_gas.graph import (  # noqa: F401 (check_ptr: alias)
     build_adj_t,
@@ -317,10 +318,9 @@ class EvalSubgraphLoader(DataLoader):
             collater = collater.with_halo(True)
         if num_parts is None:
             num_parts = collater.num_parts
-        elif isinstance(num_parts, bool) or not isinstance(
-                num_parts, int) or not 1 <= num_parts <= collater.num_parts:
-            raise ValueError(f"'num_parts' must be in [1, "
-                             f"{collater.num_parts}] (got {num_parts})")
+        else:
+            check_int('num_parts', num_parts, 1, collater.num_parts,
+                      expected=f'in [1, {collater.num_parts}]')
         _check_batch_size(batch_size, num_parts)
         self.data = data
         self.ptr = collater.ptr
@@ -349,9 +349,7 @@ class EvalSubgraphLoader(DataLoader):
 
 def _check_batch_size(batch_size: Any, num_parts: int) -> None:
     # A 'batch_size' above 'num_parts' gives one batch of all clusters.
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
-        raise TypeError(f"'batch_size' must be an int "
-                        f"(got {type(batch_size).__name__})")
+    check_int('batch_size', batch_size, minimum=None)
     if batch_size < 1:
         raise ValueError(f"'batch_size' must be at least 1 cluster "
                          f"(got {batch_size})")

@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pyg_gas.checks import check_number
+
 _LANES = 65536  # Values of one 16-bit random lane.
 
 
@@ -29,9 +31,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         training (bool, optional): Drops only in training mode.
             (default: :obj:`True`)
     """
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or \
-            not 0.0 <= p <= 1.0:
-        raise ValueError(f"'p' must be a probability in [0, 1] (got {p!r})")
+    check_number('p', p, 0.0, 1.0, expected='a probability in [0, 1]')
     if not training or p == 0.0:
         return x
     if x.device.type != 'cpu' or not x.is_floating_point():
