@@ -1,4 +1,5 @@
-from pyg_gas.loader.ladies import LADIESLoader, LayerwiseData
+from pyg_gas.data import LayerwiseData  # Its home; kept here too.
+from pyg_gas.loader.ladies import LADIESLoader
 from pyg_gas.loader.subgraph import (
     ClusterCollater,
     ClusterLoader,

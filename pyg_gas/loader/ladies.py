@@ -18,13 +18,34 @@ from torch_geometric import EdgeIndex
 from torch_geometric.data import Data
 
 from pyg_gas.checks import check_int
-from pyg_gas.graph import (  # noqa: F401 (gcn_norm_csr: alias)
+from pyg_gas.data import LayerwiseData
+from pyg_gas.graph import (
     build_adj_t,
     gather_csr,
     gcn_norm_csr,
     get_edge_index,
-    to_csr,
+    split_attributes,
 )
+from pyg_gas.loader.pps import (
+    _capped,
+    _inclusion,
+    _systematic,
+    _systematic_draw,
+    _systematic_order,
+    inclusion_probabilities,
+    systematic_sampling,
+)
+
+__all__ = [
+    'LADIESLoader',
+    'LADIESSampler',
+    # Aliases of the names' homes, 'pyg_gas.data', 'pyg_gas.graph' and
+    # 'pyg_gas.loader.pps':
+    'LayerwiseData',
+    'gcn_norm_csr',
+    'inclusion_probabilities',
+    'systematic_sampling',
+]
 
 Mode = Literal['ladies', 'fastgcn']
 SamplerKind = Literal['systematic', 'multinomial']
@@ -39,270 +60,6 @@ Rows = Tuple[Tensor, Tensor, Tensor]
 KEY_LIMIT = 2**31 - 1
 
 
-class LayerwiseData(Data):
-    r"""A mini-batch of layer-wise sampled node sets, as produced by
-    :class:`~pyg_gas.LADIESLoader`.
-
-    A model with :math:`L` layers sees :math:`L + 1` nested node sets
-    :math:`\mathcal{U}_0 \supseteq \dots \supseteq \mathcal{U}_L`, where
-    :math:`\mathcal{U}_L` is the batch of output nodes, and layer
-    :math:`\ell` maps the :math:`n_\ell` rows of :math:`\mathcal{U}_\ell` to
-    the :math:`n_{\ell + 1}` rows of :math:`\mathcal{U}_{\ell + 1}`. The
-    layout is *targets first* at every level: the first
-    :math:`n_{\ell + 1}` nodes of :math:`\mathcal{U}_\ell` are
-    :math:`\mathcal{U}_{\ell + 1}`, so :obj:`x[:num_targets]` holds the
-    targets' own rows, as convs with a root term need.
-
-    Every node-level attribute of the original graph (:obj:`x`, :obj:`y`,
-    masks, ...) is given for the input-layer nodes :obj:`n_id`.
-
-    Args:
-        n_id (torch.Tensor): The global ids of the input-layer nodes
-            :math:`\mathcal{U}_0`. Shape :math:`(n_0)`. By the nested layout,
-            :obj:`n_id[:n_l]` are the nodes of :math:`\mathcal{U}_\ell`.
-        batch_size (int): The number of output nodes :math:`n_L`; they are
-            :obj:`n_id[:batch_size]`.
-        adjs_t ([torch.Tensor]): One torch sparse CSR matrix per layer,
-            input layer first: :obj:`adjs_t[l]` has shape
-            :math:`(n_{\ell + 1}, n_\ell)` (targets :math:`\times` sources),
-            entry :math:`(i, j)` being the sampled weight of the edge
-            :math:`j \rightarrow i`.
-        edge_indices ([torch_geometric.EdgeIndex]): The same edges in COO
-            form: sources (row 0) in :math:`[0, n_\ell)`, targets (row 1) in
-            :math:`[0, n_{\ell + 1})`, sorted by target, with sparse size
-            :math:`(n_\ell, n_{\ell + 1})`.
-        edge_weights ([torch.Tensor]): The weights of :obj:`edge_indices`,
-            equal to the values of :obj:`adjs_t`.
-        layer_n_id ([torch.Tensor]): The global ids of every node set,
-            :obj:`layer_n_id[l]` being :math:`\mathcal{U}_\ell` of size
-            :math:`n_\ell`; :obj:`layer_n_id[0]` is :obj:`n_id`.
-        layer_sizes ([int]): :math:`[n_0, \dots, n_L]`.
-    """
-    def __init__(self, x: Optional[Tensor] = None,
-                 n_id: Optional[Tensor] = None,
-                 batch_size: Optional[int] = None, **kwargs: Any) -> None:
-        super().__init__(x=x, n_id=n_id, **kwargs)
-        self.batch_size = batch_size
-
-    @property
-    def num_layers(self) -> int:
-        r"""The number of layers :math:`L`."""
-        return len(self.adjs_t)
-
-    def __inc__(self, key: str, value: Any, *args: Any, **kwargs: Any) -> Any:
-        if key in ('n_id', 'layer_n_id'):
-            return 0
-        return super().__inc__(key, value, *args, **kwargs)
-
-
-def _inclusion(p: Tensor,
-               num_samples: int) -> Tuple[Tensor, Optional[Tensor], float]:
-    # Returns the inclusion probabilities with the items capped at 1 set to
-    # 0, the indices of those items (or None), and the largest probability
-    # of the other items.
-    p = p.to(torch.float64)
-    total = float(p.sum()) if p.numel() > 0 else 0.0
-    if total <= 0.0:
-        return torch.zeros_like(p), None, 0.0
-    pi = p * (num_samples / total)
-    max_pi = float(pi.max())
-    if max_pi < 1.0:  # The common case: no item is capped.
-        return pi, None, max_pi
-    positive = p > 0
-    num_positive = int(positive.sum())
-    if num_positive <= num_samples:
-        return torch.zeros_like(p), positive.nonzero().view(-1), 0.0
-
-    # Capping the j largest items leaves c_j = (s - j) / (sum of the rest)
-    # for the others. The solution is the smallest j with c_j t_{j+1} < 1,
-    # where t is p in descending order (and j < s always).
-    k = min(num_samples, num_positive, 64)
-    while True:
-        top, top_idx = torch.topk(p, k)  # [k], descending
-        top_list = top.tolist()
-        # The sum without the top j items, summed from the small end:
-        rest = float(p.index_fill(0, top_idx, 0.0).sum())
-        rests = [0.0] * k
-        for j in range(k - 1, -1, -1):
-            rest += top_list[j]
-            rests[j] = rest
-        num_capped = next((j for j in range(k)
-                           if (num_samples - j) * top_list[j] < rests[j]), -1)
-        if num_capped >= 0:
-            break
-        assert k < min(num_samples, num_positive)
-        k = min(num_samples, num_positive)
-    scale = (num_samples - num_capped) / rests[num_capped]
-    certain = top_idx[:num_capped]
-    pi = p * scale
-    pi.index_fill_(0, certain, 0.0)
-    return pi, certain, scale * top_list[num_capped]
-
-
-def _capped(p: Tensor, total: float,
-            num_samples: int) -> Optional[Tuple[Tensor, float, float]]:
-    # The capping of '_inclusion' from the few largest items, in O(s) work
-    # past a few passes over 'p': returns the indices of the capped items,
-    # the scale c' of the others and an upper bound of their largest
-    # inclusion probability, or None when it does not settle quickly (then
-    # '_inclusion' does).
-    # Capping the j largest items leaves c_j = (s - j) / R_j for the others,
-    # R_j being the sum without them; the solution is the smallest j with
-    # (s - j) t_{j+1} < R_j, t being p in descending order (and j < s).
-    # c_j grows with j up to the solution, so with a lower bound c of it
-    # (at first s / total), the items with c * p_i >= 1/2 are the largest
-    # ones and usually hold the solution and the item after it.
-    scale = num_samples / total
-    for _ in range(8):
-        threshold = 0.5 / scale
-        is_big = p.ge(threshold)
-        big = is_big.nonzero().view(-1)
-        num_big = big.numel()
-        k = min(num_big, num_samples)
-        # Ascending, t_{j+1} is top[m] for m = num_big - 1 - j, and
-        # R_j = small + (the sum of top[:m + 1]):
-        top, order = p.index_select(0, big).to(torch.float64).sort()
-        small = total - float(top.sum())
-        if small < 0.5 * total:  # Summed apart, to keep its precision.
-            small = float(p.masked_fill(is_big, 0.0).sum(dtype=torch.float64))
-        rest = top.cumsum(0).add_(small)[num_big - k:]  # R_j, j = k - 1..0
-        left = torch.arange(num_samples - k + 1, num_samples + 1,
-                            dtype=torch.float64, device=p.device)  # s - j
-        found = left.mul_(top[num_big - k:]).lt_(rest).nonzero()
-        if found.numel() > 0:  # The largest m is the smallest j.
-            last = int(found[-1])
-            m = num_big - k + last
-            num_capped = num_big - 1 - m
-            rest_sum, max_pi = float(rest[last]), float(top[m])
-            break
-        if num_big >= num_samples:  # At most s positive items, round-off.
-            return None
-        # All of 'top' is capped, and the items below the threshold are
-        # too small to matter if (s - j) * threshold <= R_j, j = num_big:
-        num_capped, rest_sum = num_big, small
-        if rest_sum <= 0.0:
-            return None
-        if (num_samples - num_big) * threshold <= rest_sum:
-            max_pi = threshold
-            break
-        scale = (num_samples - num_big) / rest_sum  # Still a lower bound.
-    else:
-        return None
-    scale = (num_samples - num_capped) / rest_sum
-    certain = big.index_select(0, order[num_big - num_capped:])
-    return certain, scale, scale * max_pi
-
-
-def inclusion_probabilities(p: Tensor, num_samples: int) -> Tensor:
-    r"""The inclusion probabilities :math:`\pi_i = \min(1, c \cdot p_i)` of
-    a fixed-size sample of :obj:`num_samples` items drawn with probability
-    proportional to size (PPS) :math:`p_i \geq 0`, with :math:`c` chosen
-    such that :math:`\sum_i \pi_i = s`: items with :math:`c \cdot p_i \geq
-    1` are capped at :math:`1` and the rest is redistributed over the others
-    until none exceeds :math:`1`. If at most :math:`s` items have
-    :math:`p_i > 0`, they all get :math:`\pi_i = 1`.
-
-    Args:
-        p (torch.Tensor): The non-negative sizes (need not sum to one).
-        num_samples (int): The sample size :math:`s`.
-
-    Returns:
-        The inclusion probabilities, of type :obj:`torch.float64`.
-    """
-    pi, certain, _ = _inclusion(p, num_samples)
-    if certain is not None:
-        pi.index_fill_(0, certain, 1.0)
-    return pi
-
-
-def _systematic_order(pi: Tensor, generator: Optional[torch.Generator]
-                      ) -> Tuple[Tensor, Tensor]:
-    # A random order of the items and the cumulative sums of 'pi' in it.
-    perm = torch.randperm(pi.numel(), generator=generator, device=pi.device)
-    return perm, pi.index_select(0, perm).cumsum_(0)
-
-
-def _systematic_draw(cum: Tensor, scale: float, max_pi: float,
-                     generator: Optional[torch.Generator]) -> Tensor:
-    # The positions whose interval of 'cum * scale' (the cumulative sums of
-    # the inclusion probabilities, in float64) holds one of the points
-    # u + k, k = 0, 1, ..., for a uniform u in [0, 1). Sorted.
-    total = float(cum[-1]) * scale
-    num_points = round(total)
-    if abs(total - num_points) > 1e-9:  # Not a fixed sample size.
-        num_points = math.ceil(total)
-    if num_points <= 0:
-        return torch.empty(0, dtype=torch.long, device=cum.device)
-    u = float(torch.rand(1, generator=generator, dtype=torch.float64,
-                         device=cum.device))
-    points = torch.linspace(u / scale, (u + num_points - 1) / scale,
-                            num_points, dtype=torch.float64, device=cum.device)
-    # The item whose interval [cum[i - 1], cum[i]) holds the point (items
-    # of size zero hold none):
-    pos = torch.searchsorted(cum, points, right=True)
-    if u + (num_points - 1) >= total - 1e-9:  # Round-off or fractional sum.
-        pos = pos[pos < cum.numel()]
-    if max_pi > 1.0 - 1e-6:  # Guard against round-off.
-        pos = torch.unique_consecutive(pos)
-    return pos
-
-
-def _systematic(pi: Tensor, certain: Optional[Tensor], max_pi: float,
-                generator: Optional[torch.Generator],
-                shuffle: bool = True) -> Tensor:
-    # Systematic sampling by 'pi' (zero on 'certain', largest value
-    # 'max_pi'), in a random order or in the given one, plus 'certain'.
-    # Unsorted.
-    out = torch.empty(0, dtype=torch.long, device=pi.device)
-    if pi.numel() > 0 and max_pi > 0.0:
-        if shuffle:
-            perm, cum = _systematic_order(pi, generator)
-            out = perm.index_select(
-                0, _systematic_draw(cum, 1.0, max_pi, generator))
-        else:
-            out = _systematic_draw(pi.cumsum(0), 1.0, max_pi, generator)
-    if certain is not None:
-        out = torch.cat([certain, out], dim=0)
-    return out
-
-
-def systematic_sampling(pi: Tensor,
-                        generator: Optional[torch.Generator] = None) -> Tensor:
-    r"""Systematic PPS sampling without replacement with exact inclusion
-    probabilities :obj:`pi` (e.g. from :func:`inclusion_probabilities`).
-
-    The items with :math:`\pi_i = 1` are always taken. The others are put in
-    a random order, and item :math:`i` covers the interval
-    :math:`[C_{i-1}, C_i)` of the cumulative sums :math:`C` of their
-    :math:`\pi`; with a single uniform offset :math:`u \in [0, 1)`, the
-    items whose interval contains one of the points :math:`u + k`,
-    :math:`k = 0, 1, \dots`, are taken. Each point falls into one interval
-    of length :math:`\pi_i \leq 1`, so item :math:`i` is taken with
-    probability exactly :math:`\pi_i` (up to floating-point round-off), and
-    an integer :math:`\sum_i \pi_i = s` gives exactly :math:`s` distinct
-    items.
-
-    Args:
-        pi (torch.Tensor): The inclusion probabilities, in :math:`[0, 1]`.
-        generator (torch.Generator, optional): The random number generator,
-            on the device of :obj:`pi`. (default: :obj:`None`)
-
-    Returns:
-        The sorted indices of the selected items.
-    """
-    pi = pi.to(torch.float64)
-    if pi.numel() == 0:
-        return torch.empty(0, dtype=torch.long, device=pi.device)
-    certain: Optional[Tensor] = None
-    max_pi = float(pi.max())
-    if max_pi >= 1.0:
-        is_certain = pi >= 1.0
-        certain = is_certain.nonzero().view(-1)
-        pi = pi.masked_fill(is_certain, 0.0)
-        max_pi = float(pi.max())
-    return _systematic(pi, certain, max_pi, generator).sort().values
-
-
 def _check_num_samples(num_samples: Any, num_layers: int) -> List[int]:
     if isinstance(num_samples, (list, tuple)):
         values = list(num_samples)
@@ -311,14 +68,7 @@ def _check_num_samples(num_samples: Any, num_layers: int) -> List[int]:
                              f"({num_layers}) (got {len(values)})")
     else:
         values = [num_samples] * num_layers
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"'num_samples' must be an int or a list of "
-                            f"ints (got {num_samples!r})")
-        if value < 1:
-            raise ValueError(f"'num_samples' must be at least 1 "
-                             f"(got {num_samples})")
-    return values
+    return [check_int('num_samples', value) for value in values]
 
 
 def _check_distinct(nodes: Tensor, name: str) -> None:
@@ -422,22 +172,11 @@ class LADIESSampler:
         self.num_nodes = num_nodes
         self.input_nodes = _check_input_nodes(input_nodes, num_nodes)
 
-        self.node_attrs: Dict[str, Tensor] = {}
-        self.graph_attrs: Dict[str, Any] = {}
-        device = edge_index.device
-        for key, value in data.items():
-            if key in ('edge_index', 'adj_t', 'adj', 'num_nodes'):
-                continue
-            if isinstance(value, Tensor) and data.is_edge_attr(key):
-                continue  # 'P' replaces the edge weights.
-            if isinstance(value, Tensor) and data.is_node_attr(key):
-                if data.__cat_dim__(key, value) != 0:
-                    raise ValueError(f"Node attribute '{key}' must be "
-                                     f"stacked along dimension 0")
-                self.node_attrs[key] = value
-            else:
-                self.graph_attrs[key] = value
-        self.device = device
+        # 'P' replaces the edge-level attributes, so none of their rows is
+        # selected (an empty edge permutation):
+        self.node_attrs, _, self.graph_attrs = split_attributes(
+            data, edge_index.new_empty(0))
+        device = self.device = edge_index.device
 
         rowptr, col, value = gcn_norm_csr(edge_index, num_nodes)
         self.rowptr = rowptr.to(device)
@@ -877,16 +616,12 @@ class LADIESLoader(DataLoader):
 
     LADIES among the nodes :math:`i \notin \mathcal{U}_\ell`, FastGCN among
     all nodes (a drawn node of :math:`\mathcal{U}_\ell` stays a target).
-    FastGCN's :math:`p` never changes, so its design is computed once per
-    sample size and a draw costs :math:`O(s)` on average.
 
     With :obj:`sampler='systematic'`, they are drawn without replacement by
     systematic PPS sampling with exact inclusion probabilities
     :math:`\pi_i = \min(1, c \cdot p_i)`, :math:`\sum_i \pi_i = s` (see
-    :func:`systematic_sampling`; LADIES walks the candidates in the order of
-    the targets whose rows hold them instead of a random order, which keeps
-    the inclusion probabilities exact), and the sampled adjacency of a target
-    :math:`u \in \mathcal{U}_\ell` is
+    :func:`~pyg_gas.loader.pps.systematic_sampling`), and the sampled
+    adjacency of a target :math:`u \in \mathcal{U}_\ell` is
 
     .. math::
         \hat{P}_{uj} = P_{uj} \textrm{ for } j \in \mathcal{U}_\ell, \qquad
@@ -902,9 +637,11 @@ class LADIESLoader(DataLoader):
     into :math:`\mathcal{U}_\ell` (their column would be zero), so it may
     return fewer than :math:`s` new nodes. With :obj:`normalize=True`, each
     target row of :math:`\hat{\mathbf{P}}` is then divided by its sum, as in
-    the paper's implementation.
+    the paper's implementation. The number of nodes per layer is bounded:
+    :math:`n_\ell \leq n_{\ell + 1} + \textrm{num\_samples}[\ell]`, with
+    equality for LADIES whenever the neighbourhood has enough nodes.
 
-    The loader yields :class:`LayerwiseData` batches, for
+    The loader yields :class:`~pyg_gas.data.LayerwiseData` batches, for
     :meth:`pyg_gas.ScalableGNN.forward_layerwise`:
 
     .. code-block:: python
@@ -915,19 +652,11 @@ class LADIESLoader(DataLoader):
             out = model.forward_layerwise(batch.x, batch.adjs_t)
             loss = F.cross_entropy(out, batch.y[:batch.batch_size])
 
-    :meth:`sample` draws one batch for given output nodes. All sampling is
-    vectorized torch code on the graph's device (CSR row gathers, scatter
-    and segment sums, no loop over nodes): it runs on CUDA when :obj:`data`
-    lives there (with :obj:`num_workers=0`). On CPU it runs on one intra-op
-    thread, since it is a chain of small ops that extra threads only slow
-    down; the caller's setting is restored afterwards. Sampling in the main
-    process (:obj:`num_workers=0`) is the fast choice: a batch is some 20
-    tensors, and moving them out of a worker process costs more than
-    sampling them.
-
-    The number of nodes per layer is bounded: :math:`n_\ell \leq
-    n_{\ell + 1} + \textrm{num\_samples}[\ell]`, with equality for LADIES
-    whenever the neighbourhood has enough nodes.
+    :meth:`sample` draws one batch for given output nodes. Sampling runs on
+    the graph's device, so :obj:`num_workers > 0` needs :obj:`data` on CPU.
+    ``docs/ladies.md`` derives the estimator and the sampler, and gives the
+    measured throughput and how to get it (in short: sample in the main
+    process, :obj:`num_workers=0`).
 
     Args:
         data (Data): The graph, with :obj:`edge_index` or :obj:`adj_t`.
@@ -982,39 +711,67 @@ class LADIESLoader(DataLoader):
         kwargs.pop('collate_fn', None)
         kwargs.pop('dataset', None)
         batch_size = check_int('batch_size', batch_size)
-        self.collater = LADIESSampler(data, num_samples, num_layers, mode,
-                                      sampler, normalize, input_nodes, seed)
+        self.node_sampler = LADIESSampler(data, num_samples, num_layers, mode,
+                                          sampler, normalize, input_nodes,
+                                          seed)
+        device = self.node_sampler.device
         if seed is not None:
             if kwargs.get('generator') is not None:
                 raise ValueError("Pass either 'seed' or 'generator', not both")
             kwargs['generator'] = torch.Generator().manual_seed(seed)
-            if self.collater.device.type == 'cpu':  # One for both.
-                self.collater.generator = kwargs['generator']
-        if self.collater.device.type != 'cpu' and kwargs.get(
-                'num_workers', 0) > 0:
+            if device.type == 'cpu':  # One for both.
+                self.node_sampler.generator = kwargs['generator']
+        if device.type != 'cpu' and kwargs.get('num_workers', 0) > 0:
             raise ValueError(f"'num_workers' > 0 needs the graph on CPU "
-                             f"(got device {self.collater.device})")
+                             f"(got device {device})")
         self.data = data
-        self.input_nodes = self.collater.input_nodes
-        self.num_samples = self.collater.num_samples
+        self.input_nodes = self.node_sampler.input_nodes
+        self.num_samples = self.node_sampler.num_samples
         self.num_layers = num_layers
         self.mode = mode
         self.seed = seed
-        num_inputs = self.input_nodes.numel()
-        if kwargs.get('batch_sampler') is not None:  # Batches of positions.
-            super().__init__(_Positions(num_inputs), collate_fn=self.collater,
-                             **kwargs)
-            return
-        # Batches are tensors from the start; the DataLoader's default
-        # path would build every batch as a list of ints, one by one:
-        drop_last = bool(kwargs.pop('drop_last', False))
-        batch_sampler = _BatchSampler(num_inputs, batch_size, shuffle,
-                                      drop_last, kwargs.get('generator'))
-        super().__init__(_Positions(num_inputs), batch_sampler=batch_sampler,
-                         collate_fn=self.collater, **kwargs)
-        # DataLoader reports None for both with a batch sampler:
-        self.__dict__['batch_size'] = batch_size
-        self.__dict__['drop_last'] = drop_last
+        dataset = _Positions(self.input_nodes.numel())
+        if kwargs.get('batch_sampler') is None:
+            # Batches are tensors from the start; the DataLoader's default
+            # path would build every batch as a list of ints, one by one:
+            kwargs['batch_sampler'] = _BatchSampler(
+                len(dataset), batch_size, shuffle,
+                bool(kwargs.pop('drop_last', False)), kwargs.get('generator'))
+        super().__init__(dataset, collate_fn=self.node_sampler, **kwargs)
+
+    # With a batch sampler, the DataLoader sets 'batch_size' to None and
+    # 'drop_last' to False; the loader's own batch sampler knows both. The
+    # setters only take the DataLoader's values (it forbids setting them
+    # after its '__init__').
+    @property
+    def batch_size(self) -> Optional[int]:
+        r"""The number of output nodes per batch (:obj:`None` with a custom
+        :obj:`batch_sampler`)."""
+        if isinstance(self.batch_sampler, _BatchSampler):
+            return self.batch_sampler.batch_size
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: Optional[int]) -> None:
+        self._batch_size = value
+
+    @property
+    def drop_last(self) -> bool:
+        r"""Whether the last incomplete batch is dropped."""
+        if isinstance(self.batch_sampler, _BatchSampler):
+            return self.batch_sampler.drop_last
+        return self._drop_last
+
+    @drop_last.setter
+    def drop_last(self, value: bool) -> None:
+        self._drop_last = value
+
+    @property
+    def collater(self) -> LADIESSampler:
+        r"""The loader's :obj:`collate_fn`, which turns a batch of positions
+        in :obj:`input_nodes` into a :class:`~pyg_gas.data.LayerwiseData`:
+        an alias of :obj:`node_sampler`."""
+        return self.node_sampler
 
     def __iter__(self) -> Iterator[LayerwiseData]:
         if self.num_workers > 0:
@@ -1027,17 +784,16 @@ class LADIESLoader(DataLoader):
     def _iter_main(self) -> Iterator[LayerwiseData]:
         pin = self.pin_memory and torch.cuda.is_available()
         for index in self.batch_sampler:
-            batch = self.collater(index)
+            batch = self.node_sampler(index)
             yield batch.pin_memory() if pin else batch
 
     def sample(self, nodes: Tensor) -> LayerwiseData:
         r"""Samples one mini-batch whose output nodes are :obj:`nodes`."""
-        return self.collater.sample(nodes)
+        return self.node_sampler.sample(nodes)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_nodes='
-                f'{self.collater.num_nodes}, num_inputs='
+                f'{self.node_sampler.num_nodes}, num_inputs='
                 f'{self.input_nodes.numel()}, batch_size={self.batch_size}, '
                 f'num_samples={self.num_samples}, mode={self.mode!r}, '
-                f'sampler={self.collater.sampler!r})')
-
+                f'sampler={self.node_sampler.sampler!r})')

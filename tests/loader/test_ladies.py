@@ -11,10 +11,9 @@ from torch_geometric.nn import GCNConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from pyg_gas.loader import LADIESLoader, LayerwiseData
-from pyg_gas.loader.ladies import (
-    KEY_LIMIT,
+from pyg_gas.loader.ladies import KEY_LIMIT, gcn_norm_csr
+from pyg_gas.loader.pps import (
     _capped,
-    gcn_norm_csr,
     inclusion_probabilities,
     systematic_sampling,
 )
