@@ -5,7 +5,7 @@ import hashlib
 import json
 import os.path as osp
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -138,10 +138,48 @@ def synthetic_graph(
         :obj:`train_mask`, :obj:`val_mask`, :obj:`test_mask`,
         :obj:`num_classes` and :obj:`name` (:obj:`'synthetic'`).
     """
-    num_nodes = check_int('num_nodes', num_nodes, 2)
-    num_classes = check_int('num_classes', num_classes, 1)
-    num_features = check_int('num_features', num_features, 1)
-    seed = check_int('seed', seed, 0)
+    num_edges, homophily, train_frac, val_frac = _check_arguments(
+        num_nodes, avg_degree, num_classes, num_features, homophily, seed,
+        num_edges, power, noise, split)
+    report = utils.log if log else (lambda msg: None)
+    t0 = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    # The draws follow one another from 'gen', in this order:
+    y = _draw_classes(num_nodes, num_classes, gen)  # [N]
+    order, cdf, bounds = _degree_weights(y, num_classes, power, gen)
+    edge_index = _draw_edges(num_edges, cdf, bounds, order, y, homophily,
+                             gen, report, t0)  # [2, 2 * E]
+    report(f'synthetic: edges done ({time.perf_counter() - t0:.1f}s)')
+    x = _draw_features(y, num_classes, num_features, noise, gen)  # [N, F]
+    masks = _draw_split(num_nodes, train_frac, val_frac, gen)
+
+    data = Data(x=x, edge_index=edge_index, y=y, train_mask=masks[0],
+                val_mask=masks[1], test_mask=masks[2], num_nodes=num_nodes)
+    data.num_classes = num_classes
+    data.name = 'synthetic'
+    report(f'synthetic: {num_nodes:,} nodes, {num_edges:,} edges in '
+           f'{time.perf_counter() - t0:.1f}s')
+    return data
+
+
+def _check_arguments(
+    num_nodes: Any,
+    avg_degree: Any,
+    num_classes: Any,
+    num_features: Any,
+    homophily: Any,
+    seed: Any,
+    num_edges: Any,
+    power: Any,
+    noise: Any,
+    split: Any,
+) -> Tuple[int, float, float, float]:
+    # Checks the arguments of 'synthetic_graph' and returns the number of
+    # edges, the homophily and the training and validation fractions.
+    check_int('num_nodes', num_nodes, 2)
+    check_int('num_classes', num_classes, 1)
+    check_int('num_features', num_features, 1)
+    check_int('seed', seed, 0)
     homophily = _check_fraction('homophily', homophily)
     if num_classes > num_nodes:
         raise ValueError(f"'num_classes' must be at most 'num_nodes' "
@@ -170,23 +208,27 @@ def synthetic_graph(
     if train_frac + val_frac > 1.0:
         raise ValueError(f"'split' fractions must sum to at most 1 "
                          f"(got {train_frac} + {val_frac})")
+    return num_edges, homophily, train_frac, val_frac
 
-    report = utils.log if log else (lambda msg: None)
-    t0 = time.perf_counter()
-    gen = torch.Generator().manual_seed(seed)
-    N = num_nodes
 
-    # Classes, mildly skewed in size:
+def _draw_classes(num_nodes: int, num_classes: int,
+                  gen: torch.Generator) -> Tensor:
+    # Classes, mildly skewed in size, and every class has a node.
     share = (torch.arange(num_classes, dtype=torch.float64) + 1).pow(-0.5)
-    y = torch.multinomial(share / share.sum(), N, replacement=True,
+    y = torch.multinomial(share / share.sum(), num_nodes, replacement=True,
                           generator=gen)  # [N]
-    # Every class has a node:
-    y[torch.randperm(N, generator=gen)[:num_classes]] = torch.arange(
+    y[torch.randperm(num_nodes, generator=gen)[:num_classes]] = torch.arange(
         num_classes)
+    return y
 
+
+def _degree_weights(y: Tensor, num_classes: int, power: float,
+                    gen: torch.Generator) -> Tuple[Tensor, Tensor, Tensor]:
     # Power-law degree weights over a random ranking, cumulated with the
-    # nodes grouped by class, and each class's range of that sum:
-    theta = (torch.randperm(N, generator=gen).to(torch.float64) +
+    # nodes grouped by class: returns that order of the nodes [N], the
+    # normalized cumulative weights [N], and each class's range of them
+    # [2, C].
+    theta = (torch.randperm(y.numel(), generator=gen).to(torch.float64) +
              10.0).pow(-float(power))  # [N]
     order = torch.sort(y, stable=True).indices  # [N]
     cdf = theta.index_select(0, order).cumsum(0)
@@ -198,8 +240,15 @@ def synthetic_graph(
     lower = torch.where(start > 0, cdf.index_select(0, (start - 1).clamp(
         min=0)), torch.zeros_like(upper))
     bounds = torch.stack([lower, upper])  # [2, C]
+    return order, cdf, bounds
 
-    # Edges, drawn until there are exactly 'num_edges' distinct ones:
+
+def _draw_edges(num_edges: int, cdf: Tensor, bounds: Tensor, order: Tensor,
+                y: Tensor, homophily: float, gen: torch.Generator,
+                report: Callable[[str], None], t0: float) -> Tensor:
+    # Draws node pairs until there are exactly 'num_edges' distinct ones,
+    # and returns both directions of each.
+    N = y.numel()
     key = torch.empty(0, dtype=torch.long)
     for _ in range(100):
         missing = num_edges - key.numel()
@@ -223,11 +272,13 @@ def synthetic_graph(
         del keep
     row, col = key // N, key % N
     del key
-    edge_index = torch.stack([torch.cat([row, col]), torch.cat([col, row])])
-    del row, col
-    report(f'synthetic: edges done ({time.perf_counter() - t0:.1f}s)')
+    return torch.stack([torch.cat([row, col]), torch.cat([col, row])])
 
-    # Features: class centroid plus noise, filled chunk by chunk:
+
+def _draw_features(y: Tensor, num_classes: int, num_features: int,
+                   noise: float, gen: torch.Generator) -> Tensor:
+    # Features: class centroid plus noise, filled chunk by chunk.
+    N = y.numel()
     centroids = torch.randn(num_classes, num_features, generator=gen)
     x = torch.empty(N, num_features)
     step = max(1, _CHUNK // num_features)
@@ -235,25 +286,22 @@ def synthetic_graph(
         hi = min(lo + step, N)
         torch.randn(hi - lo, num_features, generator=gen, out=x[lo:hi])
         x[lo:hi].mul_(float(noise)).add_(centroids.index_select(0, y[lo:hi]))
+    return x
 
-    # A random split:
-    perm = torch.randperm(N, generator=gen)
-    num_train = int(round(train_frac * N))
-    num_val = int(round(val_frac * N))
+
+def _draw_split(num_nodes: int, train_frac: float, val_frac: float,
+                gen: torch.Generator) -> List[Tensor]:
+    # A random split: the training, validation and test masks.
+    perm = torch.randperm(num_nodes, generator=gen)
+    num_train = int(round(train_frac * num_nodes))
+    num_val = int(round(val_frac * num_nodes))
     masks = []
     for lo, hi in [(0, num_train), (num_train, num_train + num_val),
-                   (num_train + num_val, N)]:
-        mask = torch.zeros(N, dtype=torch.bool)
+                   (num_train + num_val, num_nodes)]:
+        mask = torch.zeros(num_nodes, dtype=torch.bool)
         mask[perm[lo:hi]] = True
         masks.append(mask)
-
-    data = Data(x=x, edge_index=edge_index, y=y, train_mask=masks[0],
-                val_mask=masks[1], test_mask=masks[2], num_nodes=N)
-    data.num_classes = num_classes
-    data.name = 'synthetic'
-    report(f'synthetic: {N:,} nodes, {num_edges:,} edges in '
-           f'{time.perf_counter() - t0:.1f}s')
-    return data
+    return masks
 
 
 def load_synthetic(name: str = 'synthetic', root: Optional[str] = None,
