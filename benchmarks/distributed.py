@@ -2,7 +2,7 @@ r"""Distributed GAS on this box: 1 and 2 processes (gloo on loopback), at
 arxiv and products scale (the synthetic graphs of
 :mod:`pyg_gas.datasets.synthetic`), GCN-3x256.
 
-For every scale it runs :func:`pyg_gas.distributed.train.run_distributed`
+For every scale it runs :func:`pyg_gas.train.run_distributed`
 on 1 process and on 2 processes with ``sync_every`` in {1, 4, 16}, with the
 same global batch (the single process takes twice the clusters per batch),
 so that every run takes the same number of steps per epoch. Each run is a
@@ -38,7 +38,7 @@ SYNC_EVERY = (1, 4, 16)
 
 def child(args: Dict[str, Any]) -> Dict[str, Any]:
     from pyg_gas.distributed import spawn
-    from pyg_gas.distributed.train import run_distributed
+    from pyg_gas.train import run_distributed
     from pyg_gas.train import TrainConfig
     config = TrainConfig(
         dataset=args['dataset'], root=args['root'], model='gcn',

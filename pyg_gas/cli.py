@@ -1,12 +1,19 @@
-r"""The ``pyg-gas`` command."""
+r"""The ``pyg-gas`` command. The options of ``pyg-gas train`` are generated
+from the fields of :class:`~pyg_gas.train.TrainConfig` and their help
+texts."""
 import argparse
 import json
 import sys
-from dataclasses import fields
-from typing import List, Optional
+import typing
+from dataclasses import MISSING, fields
+from typing import Any, Dict, List, Optional
 
 import pyg_gas
-from pyg_gas.train import DEVICES, LOADERS, MODELS, TrainConfig, run
+from pyg_gas.train import TrainConfig, run
+
+#: The fields of the results that ``pyg-gas train`` prints as one line.
+SUMMARY = ('dataset', 'model', 'loader', 'epochs', 'best_val_acc', 'test_acc',
+           'epoch_time_s', 'peak_memory_bytes', 'num_params')
 
 
 def _bool(value: str) -> bool:
@@ -18,6 +25,39 @@ def _bool(value: str) -> bool:
                                      f"'{value}')")
 
 
+def _base_type(annotation: Any) -> type:
+    # 'Optional[int]' -> int.
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if args else annotation
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    r"""Adds one option per field of :class:`TrainConfig` to
+    :obj:`parser`."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        meta = dict(f.metadata)
+        help = meta.pop('help')
+        flag = meta.pop('flag', None)
+        if flag is not None:  # A switch that sets the field to False.
+            parser.add_argument(flag, dest=f.name, action='store_false',
+                                help=help)
+            continue
+        kind = _base_type(hints[f.name])
+        kwargs: Dict[str, Any] = dict(dest=f.name, help=help)
+        if meta.pop('preset', False):
+            kwargs['help'] += ' (default: preset)'
+        elif f.default is not MISSING and f.default is not None:
+            kwargs['help'] += ' (default: %(default)s)'
+        if kind is bool:
+            kwargs.update(type=_bool, metavar='BOOL')
+        elif kind is not str:
+            kwargs['type'] = kind
+        kwargs.update(meta)  # choices, metavar
+        parser.add_argument('--' + f.name.replace('_', '-'),
+                            default=f.default, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='pyg-gas',
@@ -25,72 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--version', action='version',
                         version=f'%(prog)s {pyg_gas.__version__}')
     sub = parser.add_subparsers(dest='command', required=True)
-
-    p = sub.add_parser(
+    train = sub.add_parser(
         'train', help='train and evaluate a model',
-        description='Train and evaluate a model. Options left out take the '
-        "GAS paper's values for the dataset and model.")
-    p.add_argument('--dataset', default='cora',
-                   help="'cora' (bundled), 'planetoid:NAME' (needs --root), "
-                   "'ogbn-NAME', e.g. 'ogbn-arxiv' (OGB, needs --root)")
-    p.add_argument('--root', default=None, help='the dataset directory')
-    p.add_argument('--model', default='gcn', choices=sorted(MODELS))
-    p.add_argument('--loader', default='gas', choices=LOADERS)
-    p.add_argument('--epochs', type=int)
-    p.add_argument('--hidden', type=int)
-    p.add_argument('--layers', type=int)
-    p.add_argument('--num-parts', type=int)
-    p.add_argument('--batch-size', type=int,
-                   help='clusters per mini-batch (gas, cluster), or output '
-                   'nodes per mini-batch (ladies, fastgcn)')
-    p.add_argument('--num-samples', type=int,
-                   help='nodes sampled per layer (ladies, fastgcn)')
-    p.add_argument('--lr', type=float)
-    p.add_argument('--weight-decay', type=float)
-    p.add_argument('--nonreg-weight-decay', type=float)
-    p.add_argument('--dropout', type=float)
-    p.add_argument('--drop-input', type=_bool, metavar='BOOL')
-    p.add_argument('--batch-norm', type=_bool, metavar='BOOL')
-    p.add_argument('--residual', type=_bool, metavar='BOOL')
-    p.add_argument('--linear', type=_bool, metavar='BOOL')
-    p.add_argument('--normalize-features', type=_bool, metavar='BOOL')
-    p.add_argument('--heads', type=int, help='attention heads (gat)')
-    p.add_argument('--attn-dropout', type=float, help='(gat)')
-    p.add_argument('--alpha', type=float,
-                   help='initial residual / teleport (gcn2, appnp)')
-    p.add_argument('--theta', type=float, help='(gcn2)')
-    p.add_argument('--shared-weights', type=_bool, metavar='BOOL',
-                   help='(gcn2)')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--device', default='auto', choices=DEVICES)
-    p.add_argument('--num-workers', type=int, default=0)
-    p.add_argument('--cache-dir', default=None,
-                   help='where to cache METIS partitions')
-    p.add_argument('--history-dtype', default='float32',
-                   choices=['float32', 'bfloat16', 'float16'],
-                   help='storage type of the histories (bfloat16 halves '
-                   'their memory)')
-    p.add_argument('--nproc', type=int, default=1, metavar='N',
-                   help='(gas) train on N processes of this machine with '
-                   'torch.distributed (gloo on CPU, nccl on CUDA); under '
-                   'torchrun, the launcher sets the processes instead')
-    p.add_argument('--sync-every', type=int, default=1, metavar='K',
-                   help='(distributed) training steps between halo '
-                   'exchanges')
-    p.add_argument('--checkpoint', default=None, metavar='DIR',
-                   help='(distributed) save a checkpoint into DIR after '
-                   'every epoch, and resume from it if one is there')
-    p.add_argument('--eval-every', type=int, default=1)
-    p.add_argument('--eval-parts', type=int, default=0, metavar='P',
-                   help='(full, ladies, fastgcn) evaluate by exact '
-                   'layer-wise inference over P node ranges instead of one '
-                   'whole-graph forward, for graphs whose activations do '
-                   'not fit')
-    p.add_argument('--log-every', type=int, default=10)
-    p.add_argument('--no-progress', action='store_true',
-                   help='no progress bars or log lines')
-    p.add_argument('--json', default=None, metavar='PATH',
-                   help='write the results as JSON to PATH')
+        description='Train and evaluate a model. Options whose default is '
+        "'preset' take the GAS paper's value for the dataset and model when "
+        'left out.')
+    add_config_options(train)
     return parser
 
 
@@ -98,18 +78,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == 'train':
         names = {f.name for f in fields(TrainConfig)}
-        kwargs = {k: v for k, v in vars(args).items() if k in names}
-        kwargs['progress'] = not args.no_progress
+        config = TrainConfig(**{k: v for k, v in vars(args).items()
+                                if k in names})
         try:
-            result = run(TrainConfig(**kwargs))
+            result = run(config)
         except (ValueError, TypeError, FileNotFoundError, ImportError) as e:
             print(f'pyg-gas: error: {e}', file=sys.stderr)
             return 2
-        summary = {k: result[k] for k in (
-            'dataset', 'model', 'loader', 'epochs', 'best_val_acc',
-            'test_acc', 'epoch_time_s', 'peak_memory_bytes', 'num_params')}
         if result.get('rank', 0) == 0:  # Once per distributed run.
-            print(json.dumps(summary))
+            print(json.dumps({key: result[key] for key in SUMMARY}))
     return 0
 
 

@@ -1,8 +1,5 @@
 r"""GNNAutoScale across processes: a DistributedDataParallel model whose
 histories are sharded by owner, its loaders and its checkpoints."""
-import glob
-import os.path as osp
-import re
 from typing import Any, Dict, Iterator, List, Optional
 
 import torch
@@ -11,6 +8,7 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from pyg_gas.checkpoint import read_checkpoint, write_checkpoint
 from pyg_gas.checks import check_int
 from pyg_gas.distributed.exchange import HaloExchange
 from pyg_gas.distributed.shard import GraphShard
@@ -18,7 +16,6 @@ from pyg_gas.history import History
 from pyg_gas.loader.subgraph import ClusterCollater, EvalSubgraphLoader
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.typing import Adj, OptTensor
-from pyg_gas.utils import atomic_write
 
 
 def _backend_device(group: Optional[Any]) -> torch.device:
@@ -284,18 +281,16 @@ class DistributedGAS(torch.nn.Module):
         return f'rank={self.shard.rank}, sync_every={self.sync_every}'
 
 
-def _checkpoint_file(path: str, rank: int, world_size: int) -> str:
-    return osp.join(path, f'rank{rank:05d}-of-{world_size:05d}.pt')
-
-
 def save_checkpoint(path: str, gas: DistributedGAS,
                     optimizer: Optional[torch.optim.Optimizer] = None,
+                    generators: Optional[List[torch.Generator]] = None,
                     **extra: Any) -> str:
     r"""Saves a distributed run into the directory :obj:`path`: every rank
-    writes one file (atomically) with the model state, its own histories
-    included, the optimizer state, the step count, its random state and
-    :obj:`extra` (e.g. :obj:`epoch=...`; plain Python values). A
-    collective: all ranks call it.
+    writes one file (atomically, see :func:`pyg_gas.checkpoint.
+    write_checkpoint`) with the model state, its own histories included,
+    the optimizer state, the step count, its random states (those of
+    :obj:`generators` too) and :obj:`extra` (e.g. :obj:`epoch=...`; plain
+    Python values). A collective: all ranks call it.
 
     Returns:
         The file this rank wrote.
@@ -304,59 +299,28 @@ def save_checkpoint(path: str, gas: DistributedGAS,
         raise TypeError(f"'gas' must be a 'DistributedGAS' "
                         f"(got {type(gas).__name__})")
     shard = gas.shard
-    state = dict(
-        layout=shard.layout(),
-        model=gas.model.state_dict(),
-        optimizer=None if optimizer is None else optimizer.state_dict(),
-        num_steps=gas.num_steps,
-        bytes_sent=gas.bytes_sent,
-        rng=torch.get_rng_state(),
-        extra=extra,
-    )
-    file = _checkpoint_file(path, shard.rank, shard.world_size)
-    atomic_write(file, lambda f: torch.save(state, f))
+    file = write_checkpoint(path, shard.layout(), gas.model, optimizer,
+                            shard.rank, shard.world_size, generators,
+                            num_steps=gas.num_steps,
+                            bytes_sent=gas.bytes_sent, extra=extra)
     dist.barrier(group=gas.group)
     return file
 
 
 def load_checkpoint(path: str, gas: DistributedGAS,
                     optimizer: Optional[torch.optim.Optimizer] = None,
+                    generators: Optional[List[torch.Generator]] = None,
                     ) -> Dict[str, Any]:
     r"""Loads what :func:`save_checkpoint` wrote into :obj:`path` back into
     :obj:`gas` (and :obj:`optimizer`), on the same world size and partition,
-    and restores this rank's random state, so that the run resumes.
+    and restores this rank's random states, so that the run resumes.
 
     Returns:
         The :obj:`extra` values given to :func:`save_checkpoint`.
     """
     shard = gas.shard
-    file = _checkpoint_file(path, shard.rank, shard.world_size)
-    if not osp.exists(file):
-        sizes = set()
-        for name in glob.glob(osp.join(path, 'rank*-of-*.pt')):
-            match = re.fullmatch(r'rank\d+-of-(\d+)\.pt', osp.basename(name))
-            if match:
-                sizes.add(int(match.group(1)))
-        if sizes:
-            raise ValueError(f"The checkpoint in '{path}' was written by "
-                             f"{sorted(sizes)} ranks, but this run has "
-                             f"{shard.world_size}: resume on the same world "
-                             f"size")
-        raise FileNotFoundError(f"No checkpoint of rank {shard.rank} in "
-                                f"'{path}' (expected '{file}')")
-    state = torch.load(file, map_location='cpu', weights_only=True)
-    if state['layout'] != shard.layout():
-        raise ValueError(f"The checkpoint in '{path}' belongs to another "
-                         f"partition: saved {state['layout']}, this shard "
-                         f"is {shard.layout()}")
-    gas.model.load_state_dict(state['model'])
-    if optimizer is not None:
-        if state['optimizer'] is None:
-            raise ValueError(f"The checkpoint in '{path}' has no optimizer "
-                             f"state")
-        optimizer.load_state_dict(state['optimizer'])
-    gas.num_steps = int(state['num_steps'])
-    gas.exchange.bytes_sent = int(state['bytes_sent'])
-    torch.set_rng_state(state['rng'])
-    return dict(state['extra'])
-
+    values = read_checkpoint(path, shard.layout(), gas.model, optimizer,
+                             shard.rank, shard.world_size, generators)
+    gas.num_steps = int(values['num_steps'])
+    gas.exchange.bytes_sent = int(values['bytes_sent'])
+    return dict(values['extra'])

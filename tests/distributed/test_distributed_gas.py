@@ -22,10 +22,9 @@ from pyg_gas.distributed import (
     shard_graph,
     spawn,
 )
-from pyg_gas.distributed.train import launch, run_distributed
 from pyg_gas.nn.models import GAT, GCN, GCN2
 from pyg_gas.nn.models.gcn import gcn_normalize
-from pyg_gas.train import TrainConfig, run
+from pyg_gas.train import TrainConfig, launch, run, run_distributed
 from pyg_gas.utils import to_adj_t
 
 TIMEOUT = 240  # Seconds per spawned run; a hang fails the test.
@@ -295,8 +294,6 @@ def test_bad_configuration():
         launch(TrainConfig(nproc=4, num_parts=3, progress=False))
     with pytest.raises(ValueError, match="runs the 'gas' loader"):
         launch(TrainConfig(nproc=2, loader='cluster', progress=False))
-    with pytest.raises(ValueError, match="'checkpoint' is for distributed"):
-        run(TrainConfig(checkpoint='/tmp/x', progress=False))
     with pytest.raises(ValueError, match="'sync_every' must be at least 1"):
         run(TrainConfig(nproc=2, sync_every=0, progress=False))
 

@@ -1,0 +1,248 @@
+r"""What a training run is built from: the model registry and factory, and
+the loader registry. Each loader entry knows how to build its loaders from
+a graph and how to run a model on one of its batches, so adding a loader is
+one entry of :data:`LOADERS`."""
+import inspect
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+
+import torch
+import torch_geometric.transforms as T
+from torch import Tensor
+from torch_geometric.data import Data
+
+from pyg_gas.datasets import load_dataset
+from pyg_gas.graph import to_adj_t
+from pyg_gas.loader import (
+    ClusterLoader,
+    EvalSubgraphLoader,
+    LADIESLoader,
+    SubgraphLoader,
+)
+from pyg_gas.nn.models import APPNP, GAT, GCN, GCN2, GIN, PNA, SAGE
+from pyg_gas.nn.scalable import ScalableGNN
+from pyg_gas.partition import metis, permute
+
+MODELS = {
+    'gcn': GCN,
+    'sage': SAGE,
+    'gat': GAT,
+    'gin': GIN,
+    'gcn2': GCN2,
+    'appnp': APPNP,
+    'pna': PNA,
+}
+#: Storage types of the histories, by name.
+HISTORY_DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16,
+                  'float16': torch.float16}
+#: The model options of a configuration, passed to the models that take them.
+_MODEL_OPTIONS = ('dropout', 'drop_input', 'batch_norm', 'residual', 'linear',
+                  'heads', 'attn_dropout', 'alpha', 'theta', 'shared_weights')
+
+
+def select_device(name: str) -> torch.device:
+    r"""The device of a run: :obj:`'auto'` takes CUDA when available. A
+    process of a distributed run takes the GPU :obj:`LOCAL_RANK`."""
+    if name == 'cpu' or (name == 'auto' and not torch.cuda.is_available()):
+        return torch.device('cpu')
+    if not torch.cuda.is_available():
+        raise ValueError("'device' is 'cuda' but CUDA is not available")
+    return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+
+
+def load_graph(config: Any) -> Data:
+    r"""Loads the dataset of :obj:`config`, with its features normalized if
+    asked, and checks that it has enough nodes for the partition."""
+    data = load_dataset(config.dataset, root=config.root)
+    if config.normalize_features:
+        data = T.NormalizeFeatures()(data)
+    if config.num_parts > data.num_nodes and config.loader in PARTITIONED:
+        raise ValueError(f"'num_parts' must be in [1, {data.num_nodes}] "
+                         f"(got {config.num_parts})")
+    return data
+
+
+def _init_params(cls: type) -> set:
+    # The constructor arguments of a model, through its base classes (whose
+    # arguments arrive through **kwargs):
+    names = set()
+    for klass in cls.__mro__:
+        if klass is ScalableGNN:
+            break
+        if '__init__' in vars(klass):
+            names |= set(inspect.signature(klass.__init__).parameters)
+    return names
+
+
+def build_model(config: Any, data: Any,
+                num_nodes: Optional[int] = None) -> ScalableGNN:
+    r"""Creates the model of :obj:`config` for :obj:`data`, passing each
+    option that the model takes. :obj:`num_nodes` sizes the histories
+    (default: :obj:`data.num_nodes`; a rank of a distributed run holds the
+    rows of its shard only)."""
+    cls = MODELS[config.model]
+    accepted = _init_params(cls)
+    kwargs = {key: getattr(config, key) for key in _MODEL_OPTIONS
+              if key in accepted}
+    kwargs['history_dtype'] = HISTORY_DTYPES[config.history_dtype]
+    if cls is PNA:
+        kwargs['deg'] = PNA.degree_histogram(data)
+    if num_nodes is None:
+        num_nodes = data.num_nodes
+    return cls(num_nodes, data.num_features, config.hidden,
+               int(data.num_classes), config.layers, **kwargs)
+
+
+@dataclass
+class Loaders:
+    r"""What a loader entry builds for one process."""
+    #: The graph as the run holds it: labels and masks, in the row order of
+    #: :obj:`evaluate`'s output.
+    data: Data
+    #: The training batches of one epoch.
+    train: Iterable[Any]
+    #: The model's output for every row of :obj:`data`.
+    evaluate: Callable[[ScalableGNN], Tensor]
+    #: What identifies the graph and its partition (checkpoints compare it).
+    layout: Dict[str, Any] = field(default_factory=dict)
+    partition_time_s: float = 0.0
+
+
+class LoaderEntry:
+    r"""One entry of :data:`LOADERS`: builds the loaders of a run and runs
+    the model on one of their batches."""
+    #: Whether batches carry a halo whose age is worth reporting.
+    tracks_staleness: bool = False
+
+    def build(self, config: Any, data: Data, device: torch.device) -> Loaders:
+        raise NotImplementedError
+
+    def forward(self, model: torch.nn.Module, batch: Any) -> Tensor:
+        return model(batch.x, batch.adj_t)
+
+
+def _drop_edges(data: Data) -> None:
+    # The loaders hold the edges (in CSR form, with their weights and
+    # attributes): the graph's own copy would only take memory.
+    for key in list(data.keys()):
+        if key in ('edge_index', 'adj_t') or data.is_edge_attr(key):
+            del data[key]
+
+
+class Partitioned(LoaderEntry):
+    r"""Mini-batches of METIS clusters: with their halo from the histories
+    (:class:`~pyg_gas.SubgraphLoader`) or without it
+    (:class:`~pyg_gas.ClusterLoader`). Evaluation is the exact layer-wise
+    inference over the same clusters."""
+    def __init__(self, loader_cls: type) -> None:
+        self.loader_cls = loader_cls
+        self.tracks_staleness = loader_cls.halo
+
+    def build(self, config: Any, data: Data, device: torch.device) -> Loaders:
+        t = time.perf_counter()
+        perm, ptr = metis(data, config.num_parts, seed=config.seed,
+                          cache_dir=config.cache_dir, log=config.progress)
+        partition_time = time.perf_counter() - t
+        data = permute(data, perm)
+        batch_size = min(config.batch_size, config.num_parts)
+        train = self.loader_cls(data, ptr, batch_size=batch_size,
+                                shuffle=True, num_workers=config.num_workers,
+                                persistent_workers=config.num_workers > 0)
+        # Inference batches share the training loader's copy of the graph;
+        # small graphs keep them built, large ones build one at a time:
+        eval_loader = EvalSubgraphLoader(
+            data, ptr, batch_size=batch_size,
+            cache=data.num_edges < 1_000_000, collater=train.collater)
+        _drop_edges(data)
+        return Loaders(data, train, lambda model: model.inference(eval_loader),
+                       dict(num_nodes=data.num_nodes, ptr=ptr.tolist()),
+                       partition_time)
+
+    def forward(self, model: torch.nn.Module, batch: Any) -> Tensor:
+        if not self.loader_cls.halo:
+            return model(batch.x, batch.adj_t)
+        return model(batch.x, batch.adj_t, batch.batch_size, batch.n_id,
+                     batch.offset, batch.count)
+
+
+def _whole_graph(config: Any, data: Data,
+                 device: torch.device) -> Tuple[Data, Optional[Tensor], Any]:
+    # The graph on the device, with its adjacency for whole-graph forward
+    # passes, or the loader of exact layer-wise inference over
+    # 'eval_parts' node ranges (memory bounded by one range and its halo
+    # instead of the whole graph's activations).
+    if config.eval_parts > data.num_nodes:
+        raise ValueError(f"'eval_parts' must be in [0, {data.num_nodes}] "
+                         f"(got {config.eval_parts})")
+    eval_loader = None
+    if config.eval_parts > 0:
+        chunks = torch.linspace(0, data.num_nodes, config.eval_parts + 1)
+        eval_loader = EvalSubgraphLoader(data, chunks.round().long(),
+                                         batch_size=1)
+    data = data.to(device)
+    adj_t = None
+    if config.loader == 'full' or eval_loader is None:
+        adj_t = to_adj_t(data.edge_index, data.num_nodes,
+                         data.get('edge_weight'))
+    return data, adj_t, eval_loader
+
+
+def _evaluator(data: Data, adj_t: Any,
+               eval_loader: Any) -> Callable[[ScalableGNN], Tensor]:
+    if eval_loader is not None:
+        return lambda model: model.inference(eval_loader)
+
+    def evaluate(model: ScalableGNN) -> Tensor:
+        model.eval()
+        return model(data.x, adj_t)
+
+    return evaluate
+
+
+class FullBatch(LoaderEntry):
+    r"""Full-batch training: one step per epoch on the whole graph."""
+    def build(self, config: Any, data: Data, device: torch.device) -> Loaders:
+        data, adj_t, eval_loader = _whole_graph(config, data, device)
+        batch = Data(x=data.x, adj_t=adj_t, y=data.y,
+                     train_mask=data.train_mask, batch_size=data.num_nodes)
+        return Loaders(data, [batch], _evaluator(data, adj_t, eval_loader),
+                       dict(num_nodes=data.num_nodes))
+
+
+class Layerwise(LoaderEntry):
+    r"""Layer-wise importance sampling (:class:`~pyg_gas.LADIESLoader`) for
+    training; evaluation on the whole graph."""
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def build(self, config: Any, data: Data, device: torch.device) -> Loaders:
+        # Batches of training nodes; the loader computes its own normalized
+        # adjacency:
+        train = LADIESLoader(
+            data, input_nodes=data.train_mask, batch_size=config.batch_size,
+            num_samples=config.num_samples, num_layers=config.layers,
+            mode=self.mode, shuffle=True, seed=config.seed,
+            num_workers=config.num_workers,
+            persistent_workers=config.num_workers > 0)
+        data, adj_t, eval_loader = _whole_graph(config, data, device)
+        return Loaders(data, train, _evaluator(data, adj_t, eval_loader),
+                       dict(num_nodes=data.num_nodes))
+
+    def forward(self, model: torch.nn.Module, batch: Any) -> Tensor:
+        return model.forward_layerwise(batch.x, batch.adjs_t)
+
+
+#: The loaders of ``pyg-gas train --loader``, by name.
+LOADERS: Dict[str, LoaderEntry] = {
+    'gas': Partitioned(SubgraphLoader),
+    'cluster': Partitioned(ClusterLoader),
+    'full': FullBatch(),
+    'ladies': Layerwise('ladies'),
+    'fastgcn': Layerwise('fastgcn'),
+}
+#: Loaders that train on METIS clusters.
+PARTITIONED = tuple(k for k, v in LOADERS.items() if isinstance(v, Partitioned))
+#: Loaders that train on sampled layers and evaluate on the whole graph.
+LAYERWISE = tuple(k for k, v in LOADERS.items() if isinstance(v, Layerwise))

@@ -1,0 +1,263 @@
+r"""The training loop, one for a single process and for every rank of a
+distributed run: :func:`fit`.
+
+What differs between the two is handed to the loop as an :class:`Engine`:
+the model the batches go through (a :class:`~pyg_gas.ScalableGNN`, or a
+:class:`~pyg_gas.distributed.DistributedGAS` that exchanges halos), the
+loaders of the process' part of the graph, its checkpoint functions, and a
+:class:`Reducer` that sums the loss and the statistics over the
+processes."""
+import math
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+import torch_geometric
+from torch import Tensor
+from tqdm import tqdm
+
+import pyg_gas
+from pyg_gas.checkpoint import has_checkpoint
+from pyg_gas.nn.scalable import ScalableGNN
+from pyg_gas.train.config import TrainConfig, config_fields
+from pyg_gas.utils import write_json
+
+MASKS = ('train_mask', 'val_mask', 'test_mask')
+
+
+class Reducer:
+    r"""The loss and the sums of a single process. A distributed run hands
+    the loop a subclass that reduces over all ranks."""
+    rank: int = 0
+    world_size: int = 1
+
+    def sum(self, values: List[float]) -> List[float]:
+        r"""The sums of :obj:`values` over all processes."""
+        return list(values)
+
+    def gather(self, value: Any) -> List[Any]:
+        r"""The :obj:`value` of every process, by rank."""
+        return [value]
+
+    def loss(self, out: Tensor, y: Tensor,
+             mask: Tensor) -> Tuple[Optional[Tensor], float, int]:
+        r"""The loss of a batch to differentiate (:obj:`None` to skip the
+        step), its sum over the batch's training nodes, and their number."""
+        num_examples = int(mask.sum())
+        if num_examples == 0:  # The forward pass still pushed.
+            return None, 0.0, 0
+        loss = F.cross_entropy(out[mask], y[mask])
+        return loss, float(loss.detach()) * num_examples, num_examples
+
+
+@dataclass
+class Engine:
+    r"""What :func:`fit` trains in one process."""
+    #: The model: its parameters, histories and training mode.
+    model: ScalableGNN
+    #: What batches are fed to: :obj:`model`, or a wrapper around it.
+    module: torch.nn.Module
+    device: torch.device
+    #: The training batches of one epoch.
+    loader: Iterable[Any]
+    #: Runs :obj:`module` on one batch.
+    forward: Callable[[torch.nn.Module, Any], Tensor]
+    #: The output for the rows of :obj:`y` and :obj:`masks`.
+    evaluate: Callable[[], Tensor]
+    y: Tensor
+    masks: List[Tensor]
+    #: Saves a checkpoint (directory, optimizer, values) and loads it back
+    #: (directory, optimizer), returning the values.
+    save: Callable[[str, torch.optim.Optimizer, Dict[str, Any]], Any]
+    load: Callable[[str, torch.optim.Optimizer], Dict[str, Any]]
+    reducer: Reducer = field(default_factory=Reducer)
+    #: Whether to report the age of the first history's halo rows.
+    tracks_staleness: bool = False
+    #: Result fields known before training (sizes, partition time, ...).
+    info: Dict[str, Any] = field(default_factory=dict)
+    #: Called after every training epoch and at the end: further result
+    #: fields (collectives in a distributed run).
+    epoch_stats: Optional[Callable[[], None]] = None
+    final_stats: Optional[Callable[[], Dict[str, Any]]] = None
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    r"""The peak memory of the run: allocated CUDA memory on a GPU, the
+    process' peak resident set size on CPU."""
+    if device.type == 'cuda':
+        return int(torch.cuda.max_memory_allocated(device))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == 'darwin' else peak * 1024)
+
+
+def _accuracy(out: Tensor, y: Tensor, mask: Tensor,
+              evaluator: Optional[Any] = None) -> float:
+    # The accuracy over 'mask', by OGB's official evaluator if given.
+    mask = mask.to(out.device)
+    if int(mask.sum()) == 0:
+        return float('nan')
+    pred = out[mask].argmax(dim=-1)  # [num_masked]
+    y = y.to(out.device)[mask]  # [num_masked]
+    if evaluator is not None:
+        return float(evaluator.eval({'y_true': y.view(-1, 1),
+                                     'y_pred': pred.view(-1, 1)})['acc'])
+    return float((pred == y).float().mean())
+
+
+def _counts(out: Tensor, y: Tensor, masks: List[Tensor]) -> List[float]:
+    # [correct, total] per mask, over this process' rows.
+    pred = out.argmax(dim=-1)  # [num_rows]
+    y = y.view(-1).to(out.device)
+    values: List[float] = []
+    for mask in masks:
+        mask = mask.to(out.device)
+        values += [float((pred[mask] == y[mask]).sum()), float(mask.sum())]
+    return values
+
+
+def train_epoch(engine: Engine, optimizer: torch.optim.Optimizer,
+                epoch: int) -> Tuple[float, Optional[float]]:
+    r"""Trains one epoch; returns the mean loss over the training nodes of
+    all processes, and the mean age in steps of the halo rows pulled from
+    the first history (or :obj:`None`)."""
+    engine.module.train()
+    if hasattr(engine.loader, 'set_epoch'):  # Seeds the shuffle.
+        engine.loader.set_epoch(epoch)
+    totals = [0.0, 0.0, 0.0, 0.0]  # Loss, examples, age, pulled rows.
+    for batch in engine.loader:
+        batch = batch.to(engine.device)
+        bs = batch.batch_size
+        optimizer.zero_grad()
+        out = engine.forward(engine.module, batch)
+        if engine.tracks_staleness and batch.n_id.numel() > bs:
+            age = engine.model.histories[0].staleness(batch.n_id[bs:])
+            totals[2] += float(age.float().sum())
+            totals[3] += age.numel()
+        loss, loss_sum, num_examples = engine.reducer.loss(
+            out, batch.y[:bs], batch.train_mask[:bs])
+        if loss is None:
+            continue
+        loss.backward()
+        optimizer.step()
+        totals[0] += loss_sum
+        totals[1] += num_examples
+    loss_sum, examples, age, pulled = engine.reducer.sum(totals)
+    return loss_sum / max(examples, 1.0), age / pulled if pulled else None
+
+
+@torch.no_grad()
+def evaluate(engine: Engine) -> List[float]:
+    r"""The train, validation and test accuracy over all processes."""
+    counts = engine.reducer.sum(_counts(engine.evaluate(), engine.y,
+                                        engine.masks))
+    return [correct / total if total > 0 else float('nan')
+            for correct, total in zip(counts[::2], counts[1::2])]
+
+
+def _start(config: TrainConfig, engine: Engine,
+           optimizer: torch.optim.Optimizer) -> Dict[str, Any]:
+    # The state of the run: fresh, or where its checkpoint left it.
+    state: Dict[str, Any] = dict(
+        epoch=0, best_val=-1.0, test=-1.0, train=-1.0, best_epoch=0,
+        curve={key: [] for key in ('epoch', 'loss', 'train_acc', 'val_acc',
+                                   'test_acc', 'time_s', 'staleness')})
+    if has_checkpoint(config.checkpoint):
+        state.update(engine.load(config.checkpoint, optimizer))
+    return state
+
+
+def _record(state: Dict[str, Any], epoch: int, loss: float,
+            staleness: Optional[float], seconds: float,
+            accs: Optional[List[float]]) -> None:
+    # Adds an epoch to the curve, and keeps the best validation epoch.
+    if accs is not None and accs[1] > state['best_val']:
+        state.update(best_val=accs[1], test=accs[2], train=accs[0],
+                     best_epoch=epoch)
+    row = dict(epoch=epoch, loss=loss, time_s=seconds, staleness=staleness,
+               train_acc=None, val_acc=None, test_acc=None)
+    if accs is not None:
+        row.update(train_acc=accs[0], val_acc=accs[1], test_acc=accs[2])
+    for key, value in row.items():
+        state['curve'][key].append(value)
+    state['epoch'] = epoch
+
+
+def fit(config: TrainConfig, engine: Engine) -> Dict[str, Any]:
+    r"""Trains :obj:`engine` for :obj:`config.epochs` epochs, evaluating
+    every :obj:`config.eval_every` epochs and keeping the epoch of the best
+    validation accuracy. With :obj:`config.checkpoint`, it resumes from the
+    checkpoint there, if any, and saves one after every epoch. Returns the
+    results (see :func:`pyg_gas.train.run`)."""
+    model, reducer = engine.model, engine.reducer
+    optimizer = torch.optim.Adam(
+        model.param_groups(config.weight_decay, config.nonreg_weight_decay),
+        lr=config.lr)
+    state = _start(config, engine, optimizer)
+    progress = config.progress and reducer.rank == 0
+    name = config.loader + (f' x{reducer.world_size}'
+                            if reducer.world_size > 1 else '')
+    bar = tqdm(range(state['epoch'] + 1, config.epochs + 1),
+               disable=not progress, desc=f'{config.model}/{name}',
+               file=sys.stderr)
+    for epoch in bar:
+        t = time.perf_counter()
+        loss, staleness = train_epoch(engine, optimizer, epoch)
+        if engine.device.type == 'cuda':
+            torch.cuda.synchronize(engine.device)
+        seconds = time.perf_counter() - t
+        if engine.epoch_stats is not None:
+            engine.epoch_stats()
+        accs = None
+        if epoch % config.eval_every == 0 or epoch == config.epochs:
+            accs = evaluate(engine)
+            if progress and (epoch % config.log_every == 0
+                             or epoch == config.epochs):
+                bar.write(f'Epoch: {epoch:03d}, Loss: {loss:.4f}, '
+                          f'Val: {accs[1]:.4f}, Test: {accs[2]:.4f}',
+                          file=sys.stderr)
+        _record(state, epoch, loss, staleness, seconds, accs)
+        if config.checkpoint is not None:
+            engine.save(config.checkpoint, optimizer, state)
+    bar.close()
+    return _result(config, engine, state)
+
+
+def _result(config: TrainConfig, engine: Engine,
+            state: Dict[str, Any]) -> Dict[str, Any]:
+    curve = state['curve']
+    ages = [age for age in curve['staleness'] if age is not None]
+    result: Dict[str, Any] = dict(
+        dataset=config.dataset,
+        model=config.model,
+        loader=config.loader,
+        epochs=config.epochs,
+        best_val_acc=state['best_val'],
+        test_acc=state['test'],
+        train_acc=state['train'],
+        best_epoch=state['best_epoch'],
+        final_loss=curve['loss'][-1] if curve['loss'] else math.nan,
+        epoch_time_s=(statistics.median(curve['time_s']) if curve['time_s']
+                      else math.nan),
+        peak_memory_bytes=peak_memory_bytes(engine.device),
+        num_params=sum(p.numel() for p in engine.model.parameters()),
+        device=str(engine.device),
+        curve=curve,
+        config=config_fields(config),
+        versions=dict(pyg_gas=pyg_gas.__version__, torch=torch.__version__,
+                      torch_geometric=torch_geometric.__version__),
+    )
+    if ages:
+        # The mean age, in optimization steps, of the first layer's halo
+        # rows when they were pulled, over the last epoch.
+        result['mean_halo_staleness'] = ages[-1]
+    result.update(engine.info)
+    if engine.final_stats is not None:
+        result.update(engine.final_stats())
+    if config.json is not None and engine.reducer.rank == 0:
+        write_json(config.json, result)
+    return result

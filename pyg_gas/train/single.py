@@ -1,0 +1,84 @@
+r"""Training in one process: :func:`run`, the entry point of
+``pyg-gas train``, which hands distributed runs to
+:mod:`pyg_gas.train.distributed`."""
+from typing import Any, Dict, List
+
+import torch
+from torch_geometric import seed_everything
+
+from pyg_gas.checkpoint import read_checkpoint, write_checkpoint
+from pyg_gas.distributed.launch import in_launched_process
+from pyg_gas.train.build import LOADERS, build_model, load_graph, select_device
+from pyg_gas.train.config import TrainConfig, resolve
+from pyg_gas.train.distributed import launch
+from pyg_gas.train.loop import MASKS, Engine, fit, peak_memory_bytes
+
+
+def _generators(loader: Any) -> List[torch.Generator]:
+    # The generators a loader draws its shuffle (and samples) from, besides
+    # the global one.
+    found: List[torch.Generator] = []
+    for owner in (loader, getattr(loader, 'collater', None)):
+        generator = getattr(owner, 'generator', None)
+        if isinstance(generator, torch.Generator) and all(
+                generator is not g for g in found):
+            found.append(generator)
+    return found
+
+
+def prepare(config: TrainConfig, device: torch.device) -> Engine:
+    r"""Loads the graph of :obj:`config`, builds its model and loaders, and
+    returns what :func:`~pyg_gas.train.loop.fit` trains in this process."""
+    data = load_graph(config)
+    model = build_model(config, data)
+    data = model.transform(data)
+    num_edges = int(data.num_edges)
+    entry = LOADERS[config.loader]
+    loaders = entry.build(config, data, device)
+    model = model.to(device)
+    data = loaders.data
+    generators = _generators(loaders.train)
+    layout = dict(loaders.layout, loader=config.loader)
+
+    def save(path: str, optimizer: torch.optim.Optimizer,
+             values: Dict[str, Any]) -> None:
+        write_checkpoint(path, layout, model, optimizer,
+                         generators=generators, **values)
+
+    def load(path: str, optimizer: torch.optim.Optimizer) -> Dict[str, Any]:
+        return read_checkpoint(path, layout, model, optimizer,
+                               generators=generators)
+
+    return Engine(
+        model=model, module=model, device=device, loader=loaders.train,
+        forward=entry.forward, evaluate=lambda: loaders.evaluate(model),
+        y=data.y, masks=[data[key] for key in MASKS], save=save, load=load,
+        tracks_staleness=entry.tracks_staleness and len(model.histories) > 0,
+        info=dict(num_nodes=int(data.num_nodes), num_edges=num_edges,
+                  partition_time_s=loaders.partition_time_s))
+
+
+def run(config: TrainConfig) -> Dict[str, Any]:
+    r"""Trains and evaluates one model, and returns the results (the fields
+    that ``pyg-gas train --json`` writes). With :obj:`nproc > 1`, or in a
+    process started by :obj:`torchrun`, the run is distributed (see
+    :func:`pyg_gas.train.distributed.launch`).
+
+    The results hold the best validation accuracy with the train and test
+    accuracy of its epoch, the final loss, the median epoch time, the peak
+    memory, the sizes of the graph and the model, the per-epoch
+    :obj:`curve` (loss, accuracies where evaluated, epoch time, halo
+    staleness), the resolved configuration and the package versions.
+    """
+    config = resolve(config)
+    if config.nproc > 1 or in_launched_process():
+        return launch(config)
+    device = select_device(config.device)
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+    seed_everything(config.seed)
+    # What the process held before loading data (interpreter, torch):
+    baseline_memory = peak_memory_bytes(device)
+    engine = prepare(config, device)
+    engine.info['baseline_memory_bytes'] = baseline_memory
+    return fit(config, engine)
