@@ -8,11 +8,11 @@ from torch_geometric.utils import spmm
 
 from pyg_gas.graph import gcn_normalize, num_target_nodes
 from pyg_gas.nn.functional import dropout
-from pyg_gas.nn.scalable import ScalableGNN
+from pyg_gas.nn.models.basic import GASModel
 from pyg_gas.typing import Adj
 
 
-class APPNP(ScalableGNN):
+class APPNP(GASModel):
     r"""APPNP from the `"Predict then Propagate: Graph Neural Networks meet
     Personalized PageRank" <https://arxiv.org/abs/1810.05997>`_ paper,
     trained with historical embeddings.
@@ -60,18 +60,13 @@ class APPNP(ScalableGNN):
         history_dtype: Optional[torch.dtype] = None,
         history_device: Optional[Union[torch.device, str]] = None,
     ) -> None:
-        super().__init__(num_nodes, out_channels, num_layers,
+        super().__init__(num_nodes, in_channels, out_channels, out_channels,
+                         num_layers, dropout=dropout, drop_input=drop_input,
                          history_dtype=history_dtype,
                          history_device=history_device)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"'dropout' must be in [0, 1) (got {dropout})")
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"'alpha' must be in [0, 1] (got {alpha})")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
         self.alpha = alpha
-        self.dropout = dropout
-        self.drop_input = drop_input
         self.lins = ModuleList([
             Linear(in_channels, hidden_channels),
             Linear(hidden_channels, out_channels),

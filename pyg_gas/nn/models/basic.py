@@ -9,7 +9,53 @@ from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.typing import Adj
 
 
-class BasicGAS(ScalableGNN):
+class GASModel(ScalableGNN):
+    r"""The base of the ready-made models (:class:`BasicGAS`,
+    :class:`~pyg_gas.nn.models.GCN2`, :class:`~pyg_gas.nn.models.APPNP`):
+    a :class:`~pyg_gas.ScalableGNN` from :obj:`in_channels` input features
+    to :obj:`out_channels` outputs, with a dropout. It checks and stores
+    these options; subclasses add their layers.
+
+    Args:
+        num_nodes (int): The number of nodes of the graph.
+        in_channels (int): The size of the input features.
+        history_channels (int): The width of the histories.
+        out_channels (int): The size of the output.
+        num_layers (int): The number of layers.
+        dropout (float, optional): The dropout, in :math:`[0, 1)`.
+            (default: :obj:`0.0`)
+        drop_input (bool, optional): Also drops out the input features.
+            (default: :obj:`False`)
+        history_dtype (torch.dtype, optional): The storage type of the
+            histories. (default: :obj:`torch.float32`)
+        history_device (torch.device or str, optional): Keeps the histories
+            on this device instead of moving them with the model.
+            (default: :obj:`None`)
+    """
+    def __init__(
+        self,
+        num_nodes: int,
+        in_channels: int,
+        history_channels: int,
+        out_channels: int,
+        num_layers: int,
+        dropout: float = 0.0,
+        drop_input: bool = False,
+        history_dtype: Optional[torch.dtype] = None,
+        history_device: Optional[Union[torch.device, str]] = None,
+    ) -> None:
+        super().__init__(num_nodes, history_channels, num_layers,
+                         history_dtype=history_dtype,
+                         history_device=history_device)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"'dropout' must be in [0, 1) (got {dropout})")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.dropout = dropout
+        self.drop_input = drop_input
+
+
+class BasicGAS(GASModel):
     r"""A stack of message passing layers with the usual options, trained
     with historical embeddings. Subclasses choose the conv with
     :meth:`init_conv` and how to call it with :meth:`conv`.
@@ -64,16 +110,11 @@ class BasicGAS(ScalableGNN):
         **kwargs: Any,
     ) -> None:
         width = self.hidden_width(hidden_channels, **kwargs)
-        super().__init__(num_nodes, width, num_layers,
+        super().__init__(num_nodes, in_channels, width, out_channels,
+                         num_layers, dropout=dropout, drop_input=drop_input,
                          history_dtype=history_dtype,
                          history_device=history_device)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"'dropout' must be in [0, 1) (got {dropout})")
-        self.in_channels = in_channels
         self.hidden_channels = hidden_channels
-        self.out_channels = out_channels
-        self.dropout = dropout
-        self.drop_input = drop_input
         self.residual = residual
         self.linear = linear
 

@@ -8,11 +8,11 @@ from torch_geometric.nn import GCN2Conv
 
 from pyg_gas.graph import gcn_normalize, num_target_nodes
 from pyg_gas.nn.functional import dropout
-from pyg_gas.nn.scalable import ScalableGNN
+from pyg_gas.nn.models.basic import GASModel
 from pyg_gas.typing import Adj
 
 
-class GCN2(ScalableGNN):
+class GCN2(GASModel):
     r"""GCNII from the `"Simple and Deep Graph Convolutional Networks"
     <https://arxiv.org/abs/2007.02133>`_ paper, trained with historical
     embeddings.
@@ -71,15 +71,10 @@ class GCN2(ScalableGNN):
         history_dtype: Optional[torch.dtype] = None,
         history_device: Optional[Union[torch.device, str]] = None,
     ) -> None:
-        super().__init__(num_nodes, hidden_channels, num_layers,
-                         history_dtype=history_dtype,
+        super().__init__(num_nodes, in_channels, hidden_channels,
+                         out_channels, num_layers, dropout=dropout,
+                         drop_input=drop_input, history_dtype=history_dtype,
                          history_device=history_device)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"'dropout' must be in [0, 1) (got {dropout})")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.dropout = dropout
-        self.drop_input = drop_input
         self.residual = residual
         self.lins = ModuleList([
             Linear(in_channels, hidden_channels),
