@@ -38,33 +38,45 @@ class TrainConfig:
         'histories), cluster (Cluster-GCN: clusters without halo), full '
         '(full batch), ladies or fastgcn (layer-wise sampling)',
         choices=list(LOADERS))
-    epochs: Optional[int] = _preset('training epochs')
-    hidden: Optional[int] = _preset('hidden channels (per head for gat)')
-    layers: Optional[int] = _preset('number of layers')
-    num_parts: Optional[int] = _preset('METIS parts (gas, cluster)')
+    epochs: Optional[int] = _preset(
+        'training epochs')
+    hidden: Optional[int] = _preset(
+        'hidden channels (per head for gat)')
+    layers: Optional[int] = _preset(
+        'number of layers')
+    num_parts: Optional[int] = _preset(
+        'METIS parts (gas, cluster)')
     batch_size: Optional[int] = _preset(
         'clusters per mini-batch (gas, cluster), or output nodes per '
         'mini-batch (ladies, fastgcn)')
     num_samples: Optional[int] = _preset(
         'nodes sampled per layer (ladies, fastgcn)')
-    lr: Optional[float] = _preset('learning rate of Adam')
+    lr: Optional[float] = _preset(
+        'learning rate of Adam')
     weight_decay: Optional[float] = _preset(
         'weight decay of the regularized layers')
     nonreg_weight_decay: Optional[float] = _preset(
         'weight decay of the other layers')
-    dropout: Optional[float] = _preset('dropout probability')
-    drop_input: Optional[bool] = _preset('dropout on the input features')
-    batch_norm: Optional[bool] = _preset('batch normalization between layers')
-    residual: Optional[bool] = _preset('residual connections')
+    dropout: Optional[float] = _preset(
+        'dropout probability')
+    drop_input: Optional[bool] = _preset(
+        'dropout on the input features')
+    batch_norm: Optional[bool] = _preset(
+        'batch normalization between layers')
+    residual: Optional[bool] = _preset(
+        'residual connections')
     linear: Optional[bool] = _preset(
         'linear input and output layers around the convolutions')
     normalize_features: Optional[bool] = _preset(
         'row-normalize the node features')
-    heads: Optional[int] = _preset('attention heads (gat)')
-    attn_dropout: Optional[float] = _preset('attention dropout (gat)')
+    heads: Optional[int] = _preset(
+        'attention heads (gat)')
+    attn_dropout: Optional[float] = _preset(
+        'attention dropout (gat)')
     alpha: Optional[float] = _preset(
         'initial residual / teleport probability (gcn2, appnp)')
-    theta: Optional[float] = _preset('identity mapping strength (gcn2)')
+    theta: Optional[float] = _preset(
+        'identity mapping strength (gcn2)')
     shared_weights: Optional[bool] = _preset(
         'one weight for both terms of a layer (gcn2)')
     seed: int = _option(0, 'the random seed')
