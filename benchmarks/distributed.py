@@ -38,8 +38,7 @@ SYNC_EVERY = (1, 4, 16)
 
 def child(args: Dict[str, Any]) -> Dict[str, Any]:
     from pyg_gas.distributed import spawn
-    from pyg_gas.train import run_distributed
-    from pyg_gas.train import TrainConfig
+    from pyg_gas.train import TrainConfig, run_distributed
     config = TrainConfig(
         dataset=args['dataset'], root=args['root'], model='gcn',
         loader='gas', hidden=256, layers=3, num_parts=args['num_parts'],
