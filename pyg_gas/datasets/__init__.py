@@ -9,13 +9,8 @@ root=DIR)` for an OGB graph (see :func:`load_ogb`), or
 """
 
 from .ogb import get_evaluator, load_ogb
-from .planetoid import (
-    DATASETS,
-    PLANETOID_NAMES,
-    load_bundled_cora,
-    load_dataset,
-    load_planetoid,
-)
+from .planetoid import PLANETOID_NAMES, load_bundled_cora, load_planetoid
+from .registry import DATASETS, load_dataset
 from .synthetic import SYNTHETIC_PRESETS, load_synthetic, synthetic_graph
 
 __all__ = [
