@@ -55,6 +55,9 @@ SAMPLERS = ('systematic', 'multinomial')
 
 # The gathered rows of Q P: pointer, columns and values.
 Rows = Tuple[Tensor, Tensor, Tensor]
+# What a mode's draw returns: n_id, and the mask, positions and local
+# sources of the kept edges (see '_kept_edges'), and the weight divisors.
+Drawn = Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]
 
 # Keys of the node map are int32 (half the cache footprint of int64):
 KEY_LIMIT = 2**31 - 1
@@ -291,13 +294,11 @@ class LADIESSampler:
         adjs_t: List[Any] = []
         edge_indices: List[EdgeIndex] = []
         edge_weights: List[Tensor] = []
-        sample_layer = (self._sample_ladies
-                        if self.mode == 'ladies' else self._sample_fastgcn)
         rows: Optional[Rows] = None
         for layer in reversed(range(self.num_layers)):
             targets = layer_n_id[0]
             rows = self._gather_rows(targets, rows)
-            n_id, rowptr, src, dst, weight = sample_layer(
+            n_id, rowptr, src, dst, weight = self._sample_layer(
                 targets, rows, self.num_samples[layer], generator)
             size = (targets.numel(), n_id.numel())
             layer_n_id.insert(0, n_id)
@@ -401,16 +402,32 @@ class LADIESSampler:
         ptr = torch.cat([above[0], ptr[1:].add_(above[0][-1])])
         return ptr, torch.cat([above[1], col]), torch.cat([above[2], value])
 
-    def _sample_ladies(
+    def _sample_layer(
         self,
         targets: Tensor,
         rows: Rows,
         num_samples: int,
         generator: Optional[torch.Generator],
     ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        # Samples the nodes of the layer below 'targets', whose rows of P
+        # 'rows' holds, as the mode draws them. Returns their global ids
+        # (targets first) and the weighted edges of '_finish'.
+        ptr, col, value = rows  # [n_t + 1], [E], [E]
+        draw = (self._sample_ladies
+                if self.mode == 'ladies' else self._sample_fastgcn)
+        n_id, mask, keep, src, divisor = draw(targets, col, value,
+                                              num_samples, generator)
+        value = value.index_select(0, keep)  # [E']
+        return (n_id, ) + self._finish(ptr, mask, keep, src, value, divisor)
+
+    def _sample_ladies(self, targets: Tensor, col: Tensor, value: Tensor,
+                       num_samples: int,
+                       generator: Optional[torch.Generator]) -> Drawn:
+        # LADIES: s nodes drawn from the columns of the targets' rows, plus
+        # the targets, taken exactly. Returns the layer's nodes, its kept
+        # edges (see '_kept_edges') and the weight divisor of every node.
         device = self.device
         num_targets = targets.numel()
-        ptr, col, value = rows  # [n_t + 1], [E], [E]
         num_edges = col.numel()
 
         # The distinct columns, without a sort: the map keeps the key of
@@ -440,8 +457,7 @@ class LADIESSampler:
         _write_keys(assoc, n_id, base)
         mask, keep, src = _kept_edges(assoc, base, col)
         divisor = torch.cat([value.new_ones(num_targets), pi])  # [n_t + s]
-        return (n_id, ) + self._finish(ptr, mask, keep, src,
-                                       value.index_select(0, keep), divisor)
+        return n_id, mask, keep, src, divisor
 
     def _fastgcn_draw(
         self,
@@ -481,18 +497,12 @@ class LADIESSampler:
             sel = torch.cat([design['certain'], sel], dim=0)
         return sel, design['full_pi'].index_select(0, sel)
 
-    def _sample_fastgcn(
-        self,
-        targets: Tensor,
-        rows: Rows,
-        num_samples: int,
-        generator: Optional[torch.Generator],
-    ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        device = self.device
+    def _sample_fastgcn(self, targets: Tensor, col: Tensor, value: Tensor,
+                        num_samples: int,
+                        generator: Optional[torch.Generator]) -> Drawn:
+        # FastGCN: s nodes drawn from all nodes, plus the targets, taken
+        # exactly. Returns what '_sample_ladies' does.
         num_targets = targets.numel()
-        ptr, col, value = rows  # [n_t + 1], [E], [E]
-
-        # s nodes drawn from all nodes, plus the targets, taken exactly:
         sel, pi = self._fastgcn_draw(num_samples, generator)
         assoc, base = self._stamp(num_targets + sel.numel())
         _write_keys(assoc, targets, base)
@@ -504,18 +514,17 @@ class LADIESSampler:
 
         # Drop the sampled nodes without an edge into U_l:
         used = torch.zeros(num_targets + num_sel, dtype=torch.bool,
-                           device=device)
+                           device=self.device)
         used.index_fill_(0, src, True)
         used[:num_targets] = True
         if not bool(used.all()):
             src = (used.cumsum(0) - 1).index_select(0, src)
             used = used[num_targets:].nonzero().view(-1)
             sel, pi = sel.index_select(0, used), pi.index_select(0, used)
-        value = value.index_select(0, keep)
         divisor = torch.cat([value.new_ones(num_targets),
                              pi.to(value.dtype)])  # [n_t + s']
         n_id = torch.cat([targets, sel], dim=0)
-        return (n_id, ) + self._finish(ptr, mask, keep, src, value, divisor)
+        return n_id, mask, keep, src, divisor
 
     def _finish(self, ptr: Tensor, mask: Tensor, keep: Tensor, src: Tensor,
                 value: Tensor,

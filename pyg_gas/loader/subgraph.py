@@ -237,18 +237,12 @@ class ClusterLoader(SubgraphLoader):
     :class:`~torch_geometric.loader.ClusterLoader`, it needs no compiled
     METIS extension: partition with :func:`~pyg_gas.metis` first.
 
+    Its arguments are those of :class:`SubgraphLoader`, but :obj:`shuffle`
+    defaults to :obj:`True`:
+
     Args:
-        data (Data): The clustered graph.
-        ptr (torch.Tensor): The cluster boundaries from
-            :func:`~pyg_gas.metis`.
-        batch_size (int, optional): The number of clusters per mini-batch.
-            (default: :obj:`1`)
         shuffle (bool, optional): Draws random groups of clusters every
             epoch. (default: :obj:`True`)
-        adj_format (str, optional): The format of :obj:`adj_t`, see
-            :class:`ClusterCollater`. (default: :obj:`'auto'`)
-        **kwargs (optional): Arguments of
-            :class:`torch.utils.data.DataLoader`.
     """
     halo: bool = False
 
@@ -275,11 +269,10 @@ class EvalSubgraphLoader(DataLoader):
     memory: worth it for small graphs only.
 
     Args:
-        data (Data): The clustered graph.
-        ptr (torch.Tensor): The cluster boundaries from
-            :func:`~pyg_gas.metis`.
-        batch_size (int, optional): The number of clusters per mini-batch.
-            (default: :obj:`1`)
+        data (Data): The clustered graph, as for :class:`SubgraphLoader`.
+        ptr (torch.Tensor): Its cluster boundaries.
+        batch_size (int, optional): The number of consecutive clusters per
+            batch. (default: :obj:`1`)
         adj_format (str, optional): The format of :obj:`adj_t`, see
             :class:`ClusterCollater`. (default: :obj:`'auto'`)
         cache (bool, optional): Builds all batches once. (default:

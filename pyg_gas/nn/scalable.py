@@ -125,16 +125,10 @@ class ScalableGNN(Module):
         """
         raise NotImplementedError
 
-    def forward(
-        self,
-        x: Tensor,
-        adj_t: Adj,
-        batch_size: Optional[int] = None,
-        n_id: OptTensor = None,
-        offset: OptTensor = None,
-        count: OptTensor = None,
-        edge_attr: OptTensor = None,
-    ) -> Tensor:
+    def forward(self, x: Tensor, adj_t: Adj, batch_size: Optional[int] = None,
+                n_id: OptTensor = None, offset: OptTensor = None,
+                count: OptTensor = None,
+                edge_attr: OptTensor = None) -> Tensor:
         r"""
         Args:
             x (torch.Tensor): The node features of all rows (in-batch nodes
@@ -282,15 +276,10 @@ class ScalableGNN(Module):
             x = self.forward_layer(i, x, adj_t, state)
         return x
 
-    def push_and_pull(
-        self,
-        history: History,
-        x: Tensor,
-        batch_size: Optional[int] = None,
-        n_id: OptTensor = None,
-        offset: OptTensor = None,
-        count: OptTensor = None,
-    ) -> Tensor:
+    def push_and_pull(self, history: History, x: Tensor,
+                      batch_size: Optional[int] = None, n_id: OptTensor = None,
+                      offset: OptTensor = None,
+                      count: OptTensor = None) -> Tensor:
         r"""Pushes the in-batch rows of :obj:`x` into :obj:`history` and
         returns them followed by the halo rows pulled from it.
 

@@ -6,7 +6,7 @@ from torch.nn import Linear, ModuleList
 from torch_geometric.data import Data
 from torch_geometric.utils import spmm
 
-from pyg_gas.graph import gcn_normalize, num_target_nodes
+from pyg_gas.graph import gcn_normalize
 from pyg_gas.nn.functional import dropout
 from pyg_gas.nn.models.basic import GASModel
 from pyg_gas.typing import Adj
@@ -28,38 +28,29 @@ class APPNP(GASModel):
     halo rows included. The normalization :math:`\mathbf{\hat{P}}` is
     computed on the whole graph by :meth:`transform`.
 
+    The arguments :obj:`num_nodes`, :obj:`in_channels`, :obj:`out_channels`,
+    :obj:`history_dtype` and :obj:`history_device` are those of
+    :class:`~pyg_gas.nn.models.basic.GASModel`; the histories are
+    :obj:`out_channels` wide.
+
     Args:
-        num_nodes (int): The number of nodes.
-        in_channels (int): The size of the input features.
         hidden_channels (int): The hidden size of the MLP.
-        out_channels (int): The size of the output.
         num_layers (int): The number of propagation steps :math:`K`.
         alpha (float, optional): The teleport probability.
             (default: :obj:`0.1`)
         dropout (float, optional): The dropout of the MLP.
             (default: :obj:`0.0`)
-        drop_input (bool, optional): Also drops out the input features.
-            (default: :obj:`True`)
-        history_dtype (torch.dtype, optional): The storage type of the
-            histories. (default: :obj:`torch.float32`)
-        history_device (torch.device or str, optional): Keeps the histories
-            on this device. (default: :obj:`None`)
+        drop_input (bool, optional): Drops out the input features of the
+            MLP. (default: :obj:`True`)
     """
     needs_state = True
 
-    def __init__(
-        self,
-        num_nodes: int,
-        in_channels: int,
-        hidden_channels: int,
-        out_channels: int,
-        num_layers: int,
-        alpha: float = 0.1,
-        dropout: float = 0.0,
-        drop_input: bool = True,
-        history_dtype: Optional[torch.dtype] = None,
-        history_device: Optional[Union[torch.device, str]] = None,
-    ) -> None:
+    def __init__(self, num_nodes: int, in_channels: int, hidden_channels: int,
+                 out_channels: int, num_layers: int, alpha: float = 0.1,
+                 dropout: float = 0.0, drop_input: bool = True,
+                 history_dtype: Optional[torch.dtype] = None,
+                 history_device: Optional[Union[torch.device, str]] = None,
+                 ) -> None:
         super().__init__(num_nodes, in_channels, out_channels, out_channels,
                          num_layers, dropout=dropout, drop_input=drop_input,
                          history_dtype=history_dtype,
@@ -80,31 +71,21 @@ class APPNP(GASModel):
     def nonreg_modules(self) -> ModuleList:
         return ModuleList([self.lins[1]])
 
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        for lin in self.lins:
-            lin.reset_parameters()
-
     def transform(self, data: Data) -> Data:
         r"""Adds self-loops and stores the symmetric GCN normalization of the
         whole graph as :obj:`edge_weight` (see :func:`gcn_normalize`)."""
         return gcn_normalize(data)
 
     def init_state(self, x: Tensor) -> Dict[str, Any]:
-        if self.drop_input:
-            x = dropout(x, p=self.dropout, training=self.training)
-        x = self.lins[0](x).relu()
+        x = self.embed_input(x)  # [B + H, hidden_channels]
         x = dropout(x, p=self.dropout, training=self.training)
         return {'h_0': self.lins[1](x)}  # [B + H, out_channels]
 
     def forward_layer(self, layer: int, x: Tensor, adj_t: Adj,
                       state: Dict[str, Any]) -> Tensor:
-        h_0 = state['h_0']
-        if layer == 0:
-            x = h_0
-        num_targets = num_target_nodes(adj_t)
-        out = spmm(adj_t, x)  # [B, out_channels]
-        return (1 - self.alpha) * out + self.alpha * h_0[:num_targets]
+        h_0 = state['h_0']  # [B + H, out_channels]
+        out = spmm(adj_t, h_0 if layer == 0 else x)  # [B, out_channels]
+        return (1 - self.alpha) * out + self.alpha * h_0[:out.size(0)]
 
     def extra_repr(self) -> str:
         return (f'{self.in_channels}, {self.out_channels}, '

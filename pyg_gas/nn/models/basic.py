@@ -32,18 +32,12 @@ class GASModel(ScalableGNN):
             on this device instead of moving them with the model.
             (default: :obj:`None`)
     """
-    def __init__(
-        self,
-        num_nodes: int,
-        in_channels: int,
-        history_channels: int,
-        out_channels: int,
-        num_layers: int,
-        dropout: float = 0.0,
-        drop_input: bool = False,
-        history_dtype: Optional[torch.dtype] = None,
-        history_device: Optional[Union[torch.device, str]] = None,
-    ) -> None:
+    def __init__(self, num_nodes: int, in_channels: int,
+                 history_channels: int, out_channels: int, num_layers: int,
+                 dropout: float = 0.0, drop_input: bool = False,
+                 history_dtype: Optional[torch.dtype] = None,
+                 history_device: Optional[Union[torch.device, str]] = None,
+                 ) -> None:
         super().__init__(num_nodes, history_channels, num_layers,
                          history_dtype=history_dtype,
                          history_device=history_device)
@@ -53,6 +47,22 @@ class GASModel(ScalableGNN):
         self.out_channels = out_channels
         self.dropout = dropout
         self.drop_input = drop_input
+
+    def embed_input(self, x: Tensor) -> Tensor:
+        r"""Maps the input features of all rows, dropped out if
+        :obj:`drop_input`, through the subclass's first linear layer
+        :obj:`lins[0]` and a ReLU."""
+        if self.drop_input:
+            x = dropout(x, p=self.dropout, training=self.training)
+        return self.lins[0](x).relu()  # [B + H, C]
+
+    def reset_parameters(self) -> None:
+        r"""Resets the histories and every module of the subclass's
+        :obj:`lins`, :obj:`convs` and :obj:`bns` lists that it has."""
+        super().reset_parameters()
+        for name in ('lins', 'convs', 'bns'):
+            for module in getattr(self, name, []):
+                module.reset_parameters()
 
 
 class BasicGAS(GASModel):
@@ -67,16 +77,14 @@ class BasicGAS(GASModel):
         \mathrm{conv}(\mathrm{dropout}(\mathbf{H}^{(\ell)}))\right) +
         \mathbf{H}^{(\ell)}_{\textrm{residual}}\right)
 
+    The arguments :obj:`num_nodes`, :obj:`in_channels`, :obj:`out_channels`,
+    :obj:`num_layers` (of message passing layers), :obj:`dropout` (before
+    every layer), :obj:`drop_input`, :obj:`history_dtype` and
+    :obj:`history_device` are those of :class:`GASModel`.
+
     Args:
-        num_nodes (int): The number of nodes of the graph.
-        in_channels (int): The size of the input features.
-        hidden_channels (int): The size of the hidden embeddings.
-        out_channels (int): The size of the output.
-        num_layers (int): The number of message passing layers.
-        dropout (float, optional): The dropout before every layer.
-            (default: :obj:`0.0`)
-        drop_input (bool, optional): Also drops out the input features.
-            (default: :obj:`False`)
+        hidden_channels (int): The size of the hidden embeddings (the
+            histories are :meth:`hidden_width` wide).
         batch_norm (bool, optional): Applies batch normalization after each
             hidden layer. (default: :obj:`False`)
         residual (bool, optional): Adds the layer's input to its output where
@@ -86,29 +94,15 @@ class BasicGAS(GASModel):
             and the last conv's output to :obj:`out_channels` with another
             one, so that every conv is hidden-to-hidden.
             (default: :obj:`False`)
-        history_dtype (torch.dtype, optional): The storage type of the
-            histories. (default: :obj:`torch.float32`)
-        history_device (torch.device or str, optional): Keeps the histories
-            on this device instead of moving them with the model.
-            (default: :obj:`None`)
-        **kwargs (optional): Arguments of the conv.
+        **kwargs (optional): Arguments of the conv (see :meth:`init_conv`).
     """
-    def __init__(
-        self,
-        num_nodes: int,
-        in_channels: int,
-        hidden_channels: int,
-        out_channels: int,
-        num_layers: int,
-        dropout: float = 0.0,
-        drop_input: bool = False,
-        batch_norm: bool = False,
-        residual: bool = False,
-        linear: bool = False,
-        history_dtype: Optional[torch.dtype] = None,
-        history_device: Optional[Union[torch.device, str]] = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, num_nodes: int, in_channels: int, hidden_channels: int,
+                 out_channels: int, num_layers: int, dropout: float = 0.0,
+                 drop_input: bool = False, batch_norm: bool = False,
+                 residual: bool = False, linear: bool = False,
+                 history_dtype: Optional[torch.dtype] = None,
+                 history_device: Optional[Union[torch.device, str]] = None,
+                 **kwargs: Any) -> None:
         width = self.hidden_width(hidden_channels, **kwargs)
         super().__init__(num_nodes, in_channels, width, out_channels,
                          num_layers, dropout=dropout, drop_input=drop_input,
@@ -165,11 +159,6 @@ class BasicGAS(GASModel):
         if self.linear:
             return ModuleList([self.convs, self.bns, self.lins[1]])
         return ModuleList(list(self.convs[1:]) + list(self.bns[1:]))
-
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        for module in list(self.lins) + list(self.convs) + list(self.bns):
-            module.reset_parameters()
 
     def forward_layer(self, layer: int, x: Tensor, adj_t: Adj,
                       state: Dict[str, Any]) -> Tensor:

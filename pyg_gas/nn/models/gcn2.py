@@ -28,11 +28,13 @@ class GCN2(GASModel):
     As for :class:`GCN`, the normalization :math:`\mathbf{\hat{P}}` is
     computed on the whole graph by :meth:`transform`.
 
+    :obj:`num_nodes`, :obj:`in_channels`, :obj:`out_channels`,
+    :obj:`history_dtype` and :obj:`history_device` are passed on to
+    :class:`~pyg_gas.nn.models.basic.GASModel`; the histories are
+    :obj:`hidden_channels` wide.
+
     Args:
-        num_nodes (int): The number of nodes.
-        in_channels (int): The size of the input features.
         hidden_channels (int): The width of every layer.
-        out_channels (int): The size of the output.
         num_layers (int): The number of GCNII layers.
         alpha (float, optional): The strength of the initial residual.
             (default: :obj:`0.1`)
@@ -40,37 +42,25 @@ class GCN2(GASModel):
             :math:`\beta_\ell = \log(\theta / \ell + 1)`. (default: :obj:`0.5`)
         shared_weights (bool, optional): Shares one weight matrix between the
             smoothed and the initial representation. (default: :obj:`True`)
-        dropout (float, optional): The dropout. (default: :obj:`0.0`)
-        drop_input (bool, optional): Also drops out the input features.
-            (default: :obj:`True`)
+        dropout (float, optional): The dropout before every layer and the
+            output layer. (default: :obj:`0.0`)
+        drop_input (bool, optional): Drops out the input features of the
+            initial linear layer. (default: :obj:`True`)
         batch_norm (bool, optional): Batch normalization after each layer.
             (default: :obj:`False`)
         residual (bool, optional): Adds each layer's input to its output.
             (default: :obj:`False`)
-        history_dtype (torch.dtype, optional): The storage type of the
-            histories. (default: :obj:`torch.float32`)
-        history_device (torch.device or str, optional): Keeps the histories
-            on this device. (default: :obj:`None`)
     """
     needs_state = True
 
-    def __init__(
-        self,
-        num_nodes: int,
-        in_channels: int,
-        hidden_channels: int,
-        out_channels: int,
-        num_layers: int,
-        alpha: float = 0.1,
-        theta: float = 0.5,
-        shared_weights: bool = True,
-        dropout: float = 0.0,
-        drop_input: bool = True,
-        batch_norm: bool = False,
-        residual: bool = False,
-        history_dtype: Optional[torch.dtype] = None,
-        history_device: Optional[Union[torch.device, str]] = None,
-    ) -> None:
+    def __init__(self, num_nodes: int, in_channels: int, hidden_channels: int,
+                 out_channels: int, num_layers: int, alpha: float = 0.1,
+                 theta: float = 0.5, shared_weights: bool = True,
+                 dropout: float = 0.0, drop_input: bool = True,
+                 batch_norm: bool = False, residual: bool = False,
+                 history_dtype: Optional[torch.dtype] = None,
+                 history_device: Optional[Union[torch.device, str]] = None,
+                 ) -> None:
         super().__init__(num_nodes, in_channels, hidden_channels,
                          out_channels, num_layers, dropout=dropout,
                          drop_input=drop_input, history_dtype=history_dtype,
@@ -97,21 +87,13 @@ class GCN2(GASModel):
     def nonreg_modules(self) -> ModuleList:
         return self.lins
 
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        for module in list(self.lins) + list(self.convs) + list(self.bns):
-            module.reset_parameters()
-
     def transform(self, data: Data) -> Data:
         r"""Adds self-loops and stores the symmetric GCN normalization of the
         whole graph as :obj:`edge_weight` (see :func:`gcn_normalize`)."""
         return gcn_normalize(data)
 
     def init_state(self, x: Tensor) -> Dict[str, Any]:
-        if self.drop_input:
-            x = dropout(x, p=self.dropout, training=self.training)
-        x_0 = self.lins[0](x).relu()  # [B + H, hidden_channels]
-        return {'x_0': x_0}
+        return {'x_0': self.embed_input(x)}  # [B + H, hidden_channels]
 
     def forward_layer(self, layer: int, x: Tensor, adj_t: Adj,
                       state: Dict[str, Any]) -> Tensor:
