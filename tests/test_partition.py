@@ -10,17 +10,11 @@ from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
 import pyg_gas.partition as partition_module
 import pyg_gas.typing as typing_module
-from pyg_gas.datasets import load_dataset
 from pyg_gas.partition import BACKENDS, available_backends, metis, permute
 
 WITH_PYMETIS = typing_module.WITH_PYMETIS
 needs_pymetis = pytest.mark.skipif(not WITH_PYMETIS,
                                    reason='pymetis is not installed')
-
-
-@pytest.fixture(scope='module')
-def cora() -> Data:
-    return load_dataset('cora')
 
 
 # Helpers #####################################################################
@@ -755,16 +749,15 @@ def test_permute_sparse_node_features_permutes_rows_only(layout):
     assert torch.equal(out.x.to_dense(), x[perm])
 
 
-def test_metis_accepts_numpy_integers():
-    data = load_dataset('cora')
-    perm, ptr = metis(data, np.int64(4), log=False)
+def test_metis_accepts_numpy_integers(cora):
+    perm, ptr = metis(cora, np.int64(4), log=False)
     assert ptr.numel() == 5
 
 
-def test_cache_ignores_self_loops(tmp_path):
+def test_cache_ignores_self_loops(cora, tmp_path):
     # A graph and the same graph with self-loops (e.g. after a GCN
     # normalization) share a cached partition: METIS ignores self-loops.
-    data = load_dataset('cora')
+    data = cora
     perm, ptr = metis(data, 5, cache_dir=str(tmp_path), log=False)
     assert len(os.listdir(tmp_path)) == 1
     loops = torch.arange(data.num_nodes).repeat(2, 1)

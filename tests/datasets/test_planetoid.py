@@ -33,11 +33,6 @@ def copy_raw_cora(root: Path) -> Path:
 
 
 @pytest.fixture(scope='module')
-def cora() -> Data:
-    return load_dataset('cora')
-
-
-@pytest.fixture(scope='module')
 def pyg_cora(tmp_path_factory: pytest.TempPathFactory) -> Data:
     from torch_geometric.datasets import Planetoid
 

@@ -25,14 +25,9 @@ MODES = ['ladies', 'fastgcn']
 SAMPLERS = ['systematic', 'multinomial']
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # These tests run thousands of tiny ops, which intra-op threads only
-    # slow down (by a lot on a busy machine).
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
+# These tests run thousands of tiny ops, which intra-op threads only slow
+# down (by a lot on a busy machine):
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def hand_graph() -> Data:

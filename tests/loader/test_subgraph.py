@@ -32,6 +32,8 @@ KINDS = ['subgraph', 'cluster', 'eval']
 NUM_PARTS = [1, 4, 7]
 BATCH_SIZES = [1, 2, 3]
 
+pytestmark = pytest.mark.usefixtures('single_thread')
+
 # A directed graph on 10 nodes: asymmetric edges (only 7 <-> 2 goes both
 # ways), a self-loop (5 -> 5), a duplicated edge (7 -> 2, twice, with
 # different weights), a source-only node (8) and an isolated node (9).
@@ -66,16 +68,6 @@ def hand_graph() -> Data:
 
 def hand_case(num_parts: int) -> Tuple[Data, Tensor]:
     return hand_graph(), torch.tensor(HAND_PTRS[num_parts])
-
-
-@pytest.fixture(scope='module', autouse=True)
-def single_thread():
-    # Tiny tensor ops on a busy 2-core machine are much slower with an
-    # intra-op thread pool; the results do not depend on it.
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
 
 
 @pytest.fixture(scope='module')

@@ -21,11 +21,12 @@ from pyg_gas import (
     metis,
     permute,
 )
-from pyg_gas.datasets import load_dataset
 from pyg_gas.nn import current_batch
 from pyg_gas.utils import to_adj_t
 
 NUM_CLASSES = 7
+
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def assert_exact(out, expected):
@@ -36,33 +37,20 @@ def assert_exact(out, expected):
     assert (out - expected).abs().max() <= 1e-5
 
 
-@pytest.fixture(scope='module', autouse=True)
-def single_thread():
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
-
-
 @pytest.fixture(scope='module')
-def cora():
-    return T.NormalizeFeatures()(load_dataset('cora'))
-
-
-@pytest.fixture(scope='module')
-def gcn_cora(cora):
+def gcn_cora(norm_cora):
     r"""GCN-normalized Cora (self-loops and edge weights), partitioned."""
-    data = T.GCNNorm()(cora.clone())
+    data = T.GCNNorm()(norm_cora.clone())
     perm, ptr = metis(data, 5, log=False)
     return permute(data, perm), ptr
 
 
 @pytest.fixture(scope='module')
-def edge_cora(cora):
+def edge_cora(norm_cora):
     r"""Cora with random 2-D edge features and mean-filled self-loops (as
     GATConv would add them), partitioned."""
     gen = torch.Generator().manual_seed(0)
-    data = cora.clone()
+    data = norm_cora.clone()
     edge_attr = torch.rand(data.num_edges, 2, generator=gen)
     data.edge_index, data.edge_attr = add_self_loops(
         data.edge_index, edge_attr, fill_value='mean',
@@ -212,8 +200,8 @@ def test_custom_model_full_graph(gcn_cora):
 
 
 @pytest.mark.parametrize('num_parts,batch_size', [(1, 1), (5, 1), (5, 2)])
-def test_custom_model_gas_exactness(cora, num_parts, batch_size):
-    data = T.GCNNorm()(cora.clone())
+def test_custom_model_gas_exactness(norm_cora, num_parts, batch_size):
+    data = T.GCNNorm()(norm_cora.clone())
     perm, ptr = metis(data, num_parts, log=False)
     data = permute(data, perm)
     net = make_net(data)

@@ -2,7 +2,6 @@ r"""The model zoo (GAT, GIN/GINE, GCNII, APPNP, PNA) against plain PyG, and
 the exactness of GAS mini-batches and layer-wise inference for each."""
 import pytest
 import torch
-import torch_geometric.transforms as T
 from torch.nn import Linear, ReLU, Sequential
 from torch_geometric.data import Data
 from torch_geometric.nn import APPNP as PyGAPPNP
@@ -15,7 +14,6 @@ from torch_geometric.nn import (
 )
 
 from pyg_gas import EvalSubgraphLoader, SubgraphLoader, metis, permute
-from pyg_gas.datasets import load_dataset
 from pyg_gas.nn.models import APPNP, GAT, GCN, GCN2, GIN, PNA
 from pyg_gas.utils import to_adj_t
 
@@ -68,28 +66,23 @@ def assert_exact(out, expected, atol=1e-5):
     assert (out - expected).abs().max() <= atol * scale
 
 
-@pytest.fixture(scope='module', autouse=True)
-def single_thread():
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 @pytest.fixture(scope='module')
-def cora():
-    data = T.NormalizeFeatures()(load_dataset('cora'))
+def edge_cora(norm_cora):
+    data = norm_cora.clone()
     # Random edge features, used by the models built with 'edge_dim':
     gen = torch.Generator().manual_seed(0)
     data.edge_attr = torch.rand(data.num_edges, 2, generator=gen)
     return data
 
 
-def graph_for(cora, cfg):
+def graph_for(edge_cora, cfg):
     # Models without edge features get a graph without them.
     if cfg.get('edge_dim') is not None:
-        return cora
-    data = cora.clone()
+        return edge_cora
+    data = edge_cora.clone()
     del data.edge_attr
     return data
 
@@ -229,9 +222,9 @@ PYG = {
 
 
 @pytest.mark.parametrize('name,kwargs', VARIANTS, ids=VARIANT_IDS)
-def test_full_graph_equals_pyg(cora, name, kwargs):
+def test_full_graph_equals_pyg(edge_cora, name, kwargs):
     cfg = config(name, **kwargs)
-    raw = graph_for(cora, cfg)
+    raw = graph_for(edge_cora, cfg)
     model = make_model(name, raw, cfg)
     with torch.no_grad():
         out = full_forward(model, model.transform(raw))
@@ -242,12 +235,12 @@ def test_full_graph_equals_pyg(cora, name, kwargs):
 
 
 @pytest.mark.parametrize('name', ['gat', 'gin'])
-def test_edge_features_are_used(cora, name):
+def test_edge_features_are_used(edge_cora, name):
     # The converse of the test above: the edge features change the output,
     # so the order they are passed in matters.
     cfg = config(name, edge_dim=2)
-    model = make_model(name, cora, cfg)
-    data = model.transform(cora)
+    model = make_model(name, edge_cora, cfg)
+    data = model.transform(edge_cora)
     adj_t, edge_attr = full_graph(data)
     with torch.no_grad():
         out = model(data.x, adj_t, edge_attr=edge_attr)
@@ -283,9 +276,9 @@ def check_gas(model, data, ptr, expected, batch_size, atol=1e-5):
     assert num_batches == -(-num_parts // batch_size)
 
 
-def setup_gas(cora, name, num_parts, **kwargs):
+def setup_gas(edge_cora, name, num_parts, **kwargs):
     cfg = config(name, **kwargs)
-    raw = graph_for(cora, cfg)
+    raw = graph_for(edge_cora, cfg)
     model = make_model(name, raw, cfg)
     data = model.transform(raw)
     with torch.no_grad():
@@ -297,24 +290,24 @@ def setup_gas(cora, name, num_parts, **kwargs):
 @pytest.mark.parametrize('name', ['gat', 'gcn2'])
 @pytest.mark.parametrize('num_parts', [1, 4, 7])
 @pytest.mark.parametrize('batch_size', [1, 2])
-def test_gas_exactness(cora, name, num_parts, batch_size):
-    model, data, ptr, full = setup_gas(cora, name, num_parts)
+def test_gas_exactness(edge_cora, name, num_parts, batch_size):
+    model, data, ptr, full = setup_gas(edge_cora, name, num_parts)
     check_gas(model, data, ptr, full, batch_size)
 
 
 @pytest.mark.parametrize('name,kwargs', VARIANTS, ids=VARIANT_IDS)
-def test_gas_exactness_variants(cora, name, kwargs):
-    model, data, ptr, full = setup_gas(cora, name, 7, **kwargs)
+def test_gas_exactness_variants(edge_cora, name, kwargs):
+    model, data, ptr, full = setup_gas(edge_cora, name, 7, **kwargs)
     check_gas(model, data, ptr, full, 2, TOLERANCE.get(name, 1e-5))
 
 
 @pytest.mark.parametrize('name', list(MODELS))
-def test_inference_runs_in_eval_mode(cora, name):
+def test_inference_runs_in_eval_mode(edge_cora, name):
     # With dropout, only evaluation mode is deterministic: inference must
     # switch to it, and give the model back in training mode.
     cfg = config(name, dropout=0.5)
-    model = make_model(name, cora, cfg)
-    data = model.transform(graph_for(cora, cfg))
+    model = make_model(name, edge_cora, cfg)
+    data = model.transform(graph_for(edge_cora, cfg))
     with torch.no_grad():
         expected = full_forward(model, data)
     perm, ptr = metis(data, 5, log=False)
@@ -325,19 +318,19 @@ def test_inference_runs_in_eval_mode(cora, name):
     assert_exact(out, expected[perm], TOLERANCE.get(name, 1e-5))
 
 
-def test_gat_multihead_history_width(cora):
+def test_gat_multihead_history_width(edge_cora):
     cfg = config('gat', heads=3, out_heads=2)
-    model = make_model('gat', graph_for(cora, cfg), cfg)
+    model = make_model('gat', graph_for(edge_cora, cfg), cfg)
     # Hidden layers concatenate their heads, the output layer averages:
     assert len(model.histories) == 2
     for history in model.histories:
         assert history.embedding_dim == 4 * 3
     assert [conv.concat for conv in model.convs] == [True, True, False]
     assert model.convs[-1].heads == 2
-    data = model.transform(graph_for(cora, cfg))
+    data = model.transform(graph_for(edge_cora, cfg))
     with torch.no_grad():
         out = full_forward(model, data)
-    assert out.shape == (cora.num_nodes, NUM_CLASSES)
+    assert out.shape == (edge_cora.num_nodes, NUM_CLASSES)
 
 
 def test_appnp_histories():
@@ -347,11 +340,11 @@ def test_appnp_histories():
     assert [h.embedding_dim for h in model.histories] == [3] * 4
 
 
-def test_gcn2_stale_initial_residual_changes_output(cora):
+def test_gcn2_stale_initial_residual_changes_output(edge_cora):
     # GCNII's initial residual x_0 is computed for halo rows too. Check that
     # it matters: dropping it for the halo (zero rows) breaks exactness,
     # which is what the exactness test above guards against.
-    model, data, ptr, full = setup_gas(cora, 'gcn2', 7)
+    model, data, ptr, full = setup_gas(edge_cora, 'gcn2', 7)
     model.inference(EvalSubgraphLoader(data, ptr, 2))
     batch = next(iter(SubgraphLoader(data, ptr, 1)))
     bs = batch.batch_size
@@ -395,11 +388,11 @@ def test_pna_degree_histogram():
     assert PNA.degree_histogram(data).tolist() == [1, 3]
 
 
-def test_pna_degree_histogram_of_cora(cora):
-    deg = PNA.degree_histogram(cora)
-    assert int(deg.sum()) == cora.num_nodes
+def test_pna_degree_histogram_of_cora(edge_cora):
+    deg = PNA.degree_histogram(edge_cora)
+    assert int(deg.sum()) == edge_cora.num_nodes
     weighted = (deg * torch.arange(deg.numel())).sum()
-    assert int(weighted) == cora.num_edges
+    assert int(weighted) == edge_cora.num_edges
 
 
 # Parameters and state: #####################################################
@@ -407,12 +400,12 @@ def test_pna_degree_histogram_of_cora(cora):
 
 @pytest.mark.parametrize('name', list(MODELS))
 @pytest.mark.parametrize('batch_norm', [False, True])
-def test_param_groups(cora, name, batch_norm):
+def test_param_groups(edge_cora, name, batch_norm):
     kwargs = {} if name == 'appnp' else dict(batch_norm=batch_norm)
     if name == 'gin':
         kwargs['edge_dim'] = 2  # GINE has an edge feature map as well.
     cfg = config(name, **kwargs)
-    model = make_model(name, cora, cfg)
+    model = make_model(name, edge_cora, cfg)
     groups = model.param_groups(5e-4, 1e-5)
     assert [g['weight_decay'] for g in groups] == [5e-4, 1e-5]
     ids = [id(p) for g in groups for p in g['params']]
@@ -423,15 +416,15 @@ def test_param_groups(cora, name, batch_norm):
 
 
 @pytest.mark.parametrize('name', list(MODELS))
-def test_state_dict_round_trip(cora, name):
-    model, data, ptr, full = setup_gas(cora, name, 4)
+def test_state_dict_round_trip(edge_cora, name):
+    model, data, ptr, full = setup_gas(edge_cora, name, 4)
     model.inference(EvalSubgraphLoader(data, ptr, 1))
     state = model.state_dict()
     for i in range(len(model.histories)):
         assert f'histories.{i}.emb' in state
 
     cfg = config(name)
-    other = make_model(name, graph_for(cora, cfg), cfg)
+    other = make_model(name, graph_for(edge_cora, cfg), cfg)
     other.reset_parameters()  # Other weights, empty histories.
     other.load_state_dict(state)
     for history, loaded in zip(model.histories, other.histories):

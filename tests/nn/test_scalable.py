@@ -2,7 +2,6 @@ import copy
 
 import pytest
 import torch
-import torch_geometric.transforms as T
 from torch_geometric.nn.models import GCN as PyGGCN
 from torch_geometric.nn.models import GraphSAGE as PyGSAGE
 
@@ -13,17 +12,11 @@ from pyg_gas import (
     metis,
     permute,
 )
-from pyg_gas.datasets import load_dataset
 from pyg_gas.nn.models import GCN, SAGE
 from pyg_gas.testing import onlyCUDA, withCUDA
 from pyg_gas.utils import to_adj_t
 
 MODELS = {'gcn': (GCN, PyGGCN), 'sage': (SAGE, PyGSAGE)}
-
-
-@pytest.fixture(scope='module')
-def cora():
-    return T.NormalizeFeatures()(load_dataset('cora'))
 
 
 def make_model(name, data, num_layers=3, **kwargs):
@@ -43,27 +36,27 @@ def full_adj_t(data):
 
 @pytest.mark.parametrize('name', ['gcn', 'sage'])
 @pytest.mark.parametrize('num_layers', [1, 2, 3])
-def test_full_graph_equals_pyg(cora, name, num_layers):
-    model = make_model(name, cora, num_layers)
-    data = model.transform(cora)
+def test_full_graph_equals_pyg(norm_cora, name, num_layers):
+    model = make_model(name, norm_cora, num_layers)
+    data = model.transform(norm_cora)
     out = model(data.x, full_adj_t(data))
 
     # The plain PyG model, with the same weights, on the raw graph (PyG's
     # GCN normalizes on the fly):
-    ref = MODELS[name][1](cora.num_features, 16, num_layers, 7).eval()
+    ref = MODELS[name][1](norm_cora.num_features, 16, num_layers, 7).eval()
     for conv, ref_conv in zip(model.convs, ref.convs):
         ref_conv.load_state_dict(conv.state_dict())
-    expected = ref(cora.x, cora.edge_index)
-    assert out.shape == (cora.num_nodes, 7)
+    expected = ref(norm_cora.x, norm_cora.edge_index)
+    assert out.shape == (norm_cora.num_nodes, 7)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize('name', ['gcn', 'sage'])
 @pytest.mark.parametrize('num_parts', [1, 4, 7])
 @pytest.mark.parametrize('batch_size', [1, 2])
-def test_gas_exactness(cora, name, num_parts, batch_size):
-    model = make_model(name, cora, batch_norm=True, residual=True)
-    data = model.transform(cora)
+def test_gas_exactness(norm_cora, name, num_parts, batch_size):
+    model = make_model(name, norm_cora, batch_norm=True, residual=True)
+    data = model.transform(norm_cora)
     full = model(data.x, full_adj_t(data))  # [N, 7]
 
     perm, ptr = metis(data, num_parts, log=False)
@@ -85,24 +78,24 @@ def test_gas_exactness(cora, name, num_parts, batch_size):
     assert num_batches == -(-num_parts // batch_size)
 
 
-def test_stale_histories_change_the_output(cora):
+def test_stale_histories_change_the_output(norm_cora):
     # The converse of exactness: with empty histories, halo rows are zero and
     # the mini-batch output differs, so the test above checks something.
-    model = make_model('gcn', cora)
-    data = model.transform(cora)
+    model = make_model('gcn', norm_cora)
+    data = model.transform(norm_cora)
     full = model(data.x, full_adj_t(data))
     perm, ptr = metis(data, 7, log=False)
     data = permute(data, perm)
-    model = make_model('gcn', cora)  # Same weights, empty histories.
+    model = make_model('gcn', norm_cora)  # Same weights, empty histories.
     batch = next(iter(SubgraphLoader(data, ptr, 1)))
     assert batch.num_halo_nodes > 0
     out = model(batch.x, batch.adj_t, batch.batch_size, batch.n_id)
     assert (out - full[perm][batch.n_id[:batch.batch_size]]).abs().max() > 1e-3
 
 
-def test_full_forward_fills_histories(cora):
-    model = make_model('sage', cora, num_layers=2)
-    data = model.transform(cora)
+def test_full_forward_fills_histories(norm_cora):
+    model = make_model('sage', norm_cora, num_layers=2)
+    data = model.transform(norm_cora)
     adj_t = full_adj_t(data)
     model(data.x, adj_t)
     # The history holds layer 0's output, which is layer 1's input:
@@ -127,9 +120,9 @@ def test_push_and_pull_layout():
         model(torch.randn(4, 3), torch.randn(2, 4).to_sparse_csr(), 2)
 
 
-def test_training_ticks_histories(cora):
-    model = make_model('gcn', cora, num_layers=2).train()
-    data = model.transform(cora)
+def test_training_ticks_histories(norm_cora):
+    model = make_model('gcn', norm_cora, num_layers=2).train()
+    data = model.transform(norm_cora)
     perm, ptr = metis(data, 4, log=False)
     data = permute(data, perm)
     for batch in SubgraphLoader(data, ptr, 1):
@@ -144,8 +137,8 @@ def test_training_ticks_histories(cora):
 
 
 @pytest.mark.parametrize('name', ['gcn', 'sage'])
-def test_param_groups(cora, name):
-    model = make_model(name, cora, batch_norm=True)
+def test_param_groups(norm_cora, name):
+    model = make_model(name, norm_cora, batch_norm=True)
     groups = model.param_groups(5e-4, 0.0)
     params = [p for g in groups for p in g['params']]
     # Every parameter in exactly one group:
@@ -167,13 +160,13 @@ def test_bad_arguments():
         ScalableGNN(10, [4, 4], num_layers=2)
 
 
-def test_state_dict_holds_histories(cora):
-    model = make_model('gcn', cora)
-    data = model.transform(cora)
+def test_state_dict_holds_histories(norm_cora):
+    model = make_model('gcn', norm_cora)
+    data = model.transform(norm_cora)
     model(data.x, full_adj_t(data))
     state = model.state_dict()
     assert 'histories.0.emb' in state and 'histories.1.emb' in state
-    other = make_model('gcn', cora)
+    other = make_model('gcn', norm_cora)
     other.load_state_dict(state)
     torch.testing.assert_close(other.histories[1].emb,
                                model.histories[1].emb)
@@ -181,11 +174,11 @@ def test_state_dict_holds_histories(cora):
 
 @withCUDA
 @pytest.mark.parametrize('offload', [False, True])
-def test_inference_on_device(cora, device, offload):
+def test_inference_on_device(norm_cora, device, offload):
     torch.manual_seed(0)
-    model = GCN(cora.num_nodes, cora.num_features, 16, 7, num_layers=3,
-                history_device='cpu' if offload else None).eval()
-    data = model.transform(cora)
+    model = GCN(norm_cora.num_nodes, norm_cora.num_features, 16, 7,
+                num_layers=3, history_device='cpu' if offload else None).eval()
+    data = model.transform(norm_cora)
     expected = model(data.x, full_adj_t(data))
     perm, ptr = metis(data, 5, log=False)
     data = permute(data, perm)
@@ -200,9 +193,9 @@ def test_inference_on_device(cora, device, offload):
         assert model.histories[0].emb.is_pinned()
 
 
-def test_async_io_needs_cuda_and_pinned_histories(cora):
-    model = GCN(cora.num_nodes, cora.num_features, 16, 7, num_layers=3,
-                history_device='cpu')
+def test_async_io_needs_cuda_and_pinned_histories(norm_cora):
+    model = GCN(norm_cora.num_nodes, norm_cora.num_features, 16, 7,
+                num_layers=3, history_device='cpu')
     with pytest.raises(ValueError, match='needs a CUDA model'):
         model.enable_async_io(max_batch_rows=10, max_halo_rows=10)
     with pytest.raises(ValueError, match="both 'max_batch_rows'"):
@@ -234,14 +227,15 @@ def _train_steps(model, loader, device, steps=6, seed=0):
 
 @onlyCUDA
 @pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
-def test_async_io_equals_sync(cora, dtype):
+def test_async_io_equals_sync(norm_cora, dtype):
     # Same weights, same batches: the asynchronous pulls and pushes give the
     # same outputs, histories and staleness as the synchronous ones.
     device = torch.device('cuda')
     torch.manual_seed(0)
-    model = GCN(cora.num_nodes, cora.num_features, 32, 7, num_layers=4,
-                history_device='cpu', history_dtype=dtype, dropout=0.0)
-    data = model.transform(cora)
+    model = GCN(norm_cora.num_nodes, norm_cora.num_features, 32, 7,
+                num_layers=4, history_device='cpu', history_dtype=dtype,
+                dropout=0.0)
+    data = model.transform(norm_cora)
     perm, ptr = metis(data, 8, log=False)
     data = permute(data, perm)
     sync = copy.deepcopy(model).to(device)
