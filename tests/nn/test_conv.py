@@ -95,12 +95,11 @@ def conv_args(name, edge_index, edge_weight, edge_attr):
 
 
 @pytest.mark.parametrize('name', list(CONVS))
-@pytest.mark.parametrize('with_history', [False, True])
-def test_full_graph_is_the_wrapped_conv(name, with_history):
+def test_full_graph_is_the_wrapped_conv(name):
     x, edge_index, edge_weight, edge_attr = random_graph()
     torch.manual_seed(0)
     conv = CONVS[name]()
-    history = History(x.size(0), 6) if with_history else None
+    history = History(x.size(0), 6)
     gas = GASConv(copy.deepcopy(conv), history)
     args, kwargs = conv_args(name, edge_index, edge_weight, edge_attr)
     assert current_batch() is None
@@ -108,10 +107,9 @@ def test_full_graph_is_the_wrapped_conv(name, with_history):
     expected = conv(x, *args, **kwargs)
     # The very same computation:
     assert torch.equal(out, expected)
-    if with_history:
-        # All rows were given, so they were pushed:
-        assert torch.equal(history.pull(), x)
-        assert bool((history.staleness() == 0).all())
+    # All rows were given, so they were pushed:
+    assert torch.equal(history.pull(), x)
+    assert bool((history.staleness() == 0).all())
 
 
 def test_full_graph_subgraph_leaves_history_alone():
@@ -414,19 +412,52 @@ def test_gas_batch_context(gcn_cora):
     assert current_batch() is None
 
 
-def test_full_graph_behaviour_outside_gas_batch(gcn_cora):
+@pytest.mark.parametrize('pair', [False, True])
+def test_mini_batch_pushes_batch_rows_and_pulls_halo_rows(gcn_cora, pair):
+    # Given the batch rows only, the wrapper pushes them to its history and
+    # pulls the halo rows from it: with a fresh history the halo reads
+    # zeros; once the history holds every row, the output is the
+    # full-graph conv output on the batch rows.
     data, ptr = gcn_cora
     torch.manual_seed(0)
-    conv = GCNConv(data.num_features, 4, normalize=False)
-    gas = GASConv(conv)
+    if pair:
+        conv = SAGEConv(data.num_features, 4, aggr='sum')
+    else:
+        conv = GCNConv(data.num_features, 4, normalize=False)
+    with torch.no_grad():
+        for p in conv.parameters():
+            p.mul_(10.0)  # O(1) outputs on normalized features.
+    gas = GASConv(conv, History(data.num_nodes, data.num_features))
+    assert gas.pair == pair
     adj_t = full_adj_t(data)
-    batch = next(iter(SubgraphLoader(data, ptr, 1)))
-    with gas_batch(batch):
-        out = gas(batch.x, batch.adj_t)
-    assert out.shape == (batch.batch_size, 4)
-    # Back outside: all rows, exactly the wrapped conv.
-    out = gas(data.x, adj_t)
-    assert torch.equal(out, conv(data.x, adj_t))
+    batch = SubgraphLoader(data, ptr, 2).collater([0, 3])
+    bs, n_id = batch.batch_size, batch.n_id
+    assert batch.num_halo_nodes > 0
+    in_batch = torch.zeros(data.num_nodes, dtype=torch.bool)
+    in_batch[n_id[:bs]] = True
+
+    # A fresh history: only the batch rows are known.
+    with gas_batch(batch), torch.no_grad():
+        out = gas(batch.x[:bs], batch.adj_t)  # [B, 4]
+    x_known = data.x * in_batch.view(-1, 1)
+    with torch.no_grad():
+        expected = conv(x_known, adj_t)[n_id[:bs]]
+        stale = conv(data.x, adj_t)[n_id[:bs]]
+    assert_exact(out, expected)
+    assert (out - stale).abs().max() > 1e-2  # The halo matters.
+    history = gas.history
+    assert torch.equal(history.pull(n_id[:bs]), batch.x[:bs])
+    assert bool((history.emb[~in_batch] == 0).all())
+    assert bool((history.staleness()[in_batch] == 0).all())
+    assert bool((history.staleness()[~in_batch] == -1).all())
+
+    # Outside a batch, the whole graph fills the history:
+    with torch.no_grad():
+        full = gas(data.x, adj_t)
+    assert torch.equal(history.pull(), data.x)
+    with gas_batch(batch), torch.no_grad():
+        out = gas(batch.x[:bs], batch.adj_t)
+    assert_exact(out, full[n_id[:bs]])
 
 
 # Training: #################################################################
