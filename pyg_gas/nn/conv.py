@@ -1,12 +1,14 @@
 import contextlib
 import contextvars
 import inspect
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Union
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional, Set, Tuple, Union
 
 import torch
 from torch import Tensor
 from torch.nn import Module
+from torch_geometric import EdgeIndex
 from torch_geometric.nn.conv import MessagePassing
 from tqdm import tqdm
 
@@ -23,6 +25,7 @@ class BatchInfo:
     n_id: Tensor
     offset: OptTensor = None
     count: OptTensor = None
+    called: Set[int] = field(default_factory=set)
 
 
 _BATCH: contextvars.ContextVar[Optional[BatchInfo]] = contextvars.ContextVar(
@@ -75,6 +78,146 @@ def _takes_pair(conv: Module) -> bool:
         return False
     annotation = str(param.annotation)
     return 'Tuple' in annotation or 'Pair' in annotation
+
+
+_NORMALIZE = ("Normalize the graph once before partitioning (e.g. "
+              "'torch_geometric.transforms.GCNNorm()') and build the conv "
+              "with 'normalize=False'")
+_STACK = ('Stack 1-hop GASConv-wrapped layers (e.g. SimpleConv or '
+          "GCNConv(normalize=False) on a GCNNorm-normalized graph), one per "
+          'hop, each with its own History')
+_HOPS = ('propagates {hops} hops inside one call; histories hold the '
+         '1-hop inputs of a layer')
+_FULL = 'Train it full-batch, or on a graph small enough for one batch'
+
+
+def _is(value: Any) -> Callable[[Module], bool]:
+    return lambda m: value
+
+
+def _attr(name: str, test: Callable[[Any], bool]) -> Callable[[Module], bool]:
+    return lambda m: test(getattr(m, name, None))
+
+
+@dataclass(frozen=True)
+class _Rule:
+    r"""Convs (by PyG class name) that GASConv cannot run exactly on
+    mini-batches when :obj:`when(conv)` holds, why, and what to do
+    instead."""
+    classes: Tuple[str, ...]
+    when: Callable[[Module], bool]
+    reason: str
+    instead: str
+
+
+# The known PyG convs that are not exact under GAS, checked on every
+# submodule of the wrapped conv. What they have in common: their output
+# rows depend on more than the 1-hop in-neighbourhood of the row (several
+# hops, degrees of source nodes, out-edges, all nodes of the input).
+_RULES: Tuple[_Rule, ...] = (
+    _Rule(('GCNConv', 'GCN2Conv', 'LGConv', 'FAConv', 'PDNConv', 'DNAConv',
+           'TAGConv', 'APPNP'), _attr('normalize', lambda v: v is True),
+          'normalizes by the degrees of the mini-batch, not of the whole '
+          'graph', _NORMALIZE),
+    _Rule(('SGConv', 'SSGConv'), _is(True),
+          'normalizes by the degrees of the mini-batch and '
+          + _HOPS.format(hops='K'), _STACK),
+    _Rule(('ARMAConv', ), _is(True),
+          'normalizes by the degrees of the mini-batch and '
+          + _HOPS.format(hops="'num_layers'"), _STACK),
+    _Rule(('MixHopConv', ), _is(True),
+          'normalizes by the degrees of the mini-batch and '
+          + _HOPS.format(hops="'powers'"), _STACK),
+    _Rule(('ChebConv', ), _is(True),
+          'builds the Laplacian of the mini-batch and '
+          + _HOPS.format(hops='K'), _STACK),
+    _Rule(('EGConv', ), _attr('aggregators', lambda v: 'symnorm' in v),
+          "normalizes by the degrees of the mini-batch ('symnorm' "
+          'aggregator)', "Build it without the 'symnorm' aggregator"),
+    _Rule(('TAGConv', ), _attr('K', lambda k: k > 1),
+          _HOPS.format(hops='K'), _STACK),
+    _Rule(('APPNP', ), _attr('K', lambda k: k > 1),
+          _HOPS.format(hops='K'), _STACK),
+    _Rule(('GatedGraphConv', ), _attr('num_layers', lambda k: k > 1),
+          _HOPS.format(hops="'num_layers'"), _STACK),
+    _Rule(('AntiSymmetricConv', ), _attr('num_iters', lambda k: k > 1),
+          _HOPS.format(hops="'num_iters'"), _STACK),
+    _Rule(('PANConv', ), _is(True),
+          _HOPS.format(hops="'filter_size'") + ' (path matrices)', _STACK),
+    _Rule(('DirGNNConv', ), _is(True),
+          'aggregates over the out-edges of a node as well, which a '
+          'mini-batch does not hold (it keeps the in-edges of its nodes)',
+          'Add the reversed edges to the graph before partitioning and '
+          'use an edge feature to tell the directions apart'),
+    _Rule(('GPSConv', ), _is(True),
+          'attends over all nodes of its input, not over neighbours', _FULL),
+    _Rule(('GravNetConv', 'DynamicEdgeConv', 'XConv'), _is(True),
+          'builds a k-nearest-neighbour graph over the nodes of its input',
+          'Build the k-NN graph once on the whole point set and use a '
+          'static conv (e.g. EdgeConv) on it'),
+    _Rule(('HypergraphConv', ), _is(True),
+          'normalizes by hyperedge degrees, which a mini-batch does not '
+          'hold', _FULL),
+    _Rule(('WLConv', ), _is(True),
+          'assigns colours from a hash table filled in the order it sees '
+          'the nodes', _FULL),
+    _Rule(('HGTConv', 'HANConv', 'HeteroConv'), _is(True),
+          'takes dictionaries of node and edge types',
+          'Wrap one conv per edge type, on a homogeneous view of the '
+          'graph'),
+    _Rule(('FusedGATConv', ), _is(True),
+          'takes the CSR and CSC structures of the whole graph',
+          "Use 'GATConv'"),
+)
+
+
+def _refusal(conv: Module) -> Optional[str]:
+    r"""Why :obj:`conv` (or one of its submodules) is not exact on GAS
+    mini-batches, with the alternative, or :obj:`None`."""
+    for module in conv.modules():
+        name = type(module).__name__
+        prefix = f"'{name}'"
+        if module is not conv:
+            prefix += f" (inside '{type(conv).__name__}')"
+        if getattr(module, 'cached', False) is True:
+            return (f'{prefix} caches what it computes from the graph of '
+                    f'its first call, and every mini-batch is another '
+                    f"graph. Build it with 'cached=False'")
+        if not type(module).__module__.startswith('torch_geometric'):
+            continue
+        for rule in _RULES:
+            if name in rule.classes and rule.when(module):
+                return f'{prefix} {rule.reason}. {rule.instead}'
+    return None
+
+
+def _square(value: Any, batch_size: int, num_rows: int) -> Any:
+    # The bipartite adjacency of a batch, as square: the B + H input rows
+    # are targets too (with no in-edges), so convs that take one 'x' and
+    # add a root term of it get matching sizes.
+    if isinstance(value, EdgeIndex):
+        if tuple(value.sparse_size()) != (num_rows, batch_size):
+            return value
+        return EdgeIndex(value.as_subclass(Tensor),
+                         sparse_size=(num_rows, num_rows),
+                         sort_order=value.sort_order)
+    if not isinstance(value, Tensor) or value.dim() != 2:
+        if type(value).__name__ == 'SparseTensor' and tuple(
+                value.sparse_sizes()) == (batch_size, num_rows):
+            return value.sparse_resize((num_rows, num_rows))
+        return value
+    if tuple(value.shape) != (batch_size, num_rows):
+        return value
+    if value.layout == torch.sparse_csr:
+        crow = value.crow_indices()
+        crow = torch.cat([crow, crow[-1:].expand(num_rows - batch_size)])
+        return torch.sparse_csr_tensor(crow, value.col_indices(),
+                                       value.values(),
+                                       size=(num_rows, num_rows))
+    if value.layout == torch.sparse_coo:
+        return torch.sparse_coo_tensor(value._indices(), value._values(),
+                                       (num_rows, num_rows))
+    return value
 
 
 class GASConv(MessagePassing):
@@ -153,14 +296,7 @@ class GASConv(MessagePassing):
         if isinstance(x, (tuple, list)):
             raise ValueError("In a mini-batch, 'GASConv' takes the source "
                              "rows 'x' alone and builds the pair itself")
-
-        if getattr(self.conv, 'normalize', False) is True:
-            raise ValueError(
-                f"'{self.conv.__class__.__name__}' normalizes by the degrees "
-                f"of the mini-batch, not of the whole graph. Normalize the "
-                f"graph once before partitioning (e.g. "
-                f"'torch_geometric.transforms.GCNNorm()') and build the conv "
-                f"with 'normalize=False'")
+        self._check_mini_batch(batch)
         bs, n_id = batch.batch_size, batch.n_id
         if self.history is not None:
             if x.size(-1) != self.history.embedding_dim:
@@ -182,8 +318,28 @@ class GASConv(MessagePassing):
         if self.pair:
             out = self.conv((x, x[:bs]), *args, **kwargs)
         else:
+            # One 'x' of B + H rows: the convs see a square graph whose
+            # last H rows have no in-edges, and those rows are dropped.
+            n = x.size(0)
+            args = tuple(_square(a, bs, n) for a in args)
+            kwargs = {k: _square(v, bs, n) for k, v in kwargs.items()}
             out = self.conv(x, *args, **kwargs)
+        batch.called.add(id(self))
         return out[:bs]  # [B, C_out]
+
+    def _check_mini_batch(self, batch: BatchInfo) -> None:
+        name = self.conv.__class__.__name__
+        reason = _refusal(self.conv)
+        if reason is not None:
+            raise ValueError(f'GAS mini-batches would give wrong outputs: '
+                             f'{reason}')
+        if id(self) in batch.called:
+            raise ValueError(
+                f"This 'GASConv({name})' was called twice in one "
+                f"mini-batch, but its history holds the input of one call "
+                f"site. Use one 'GASConv' (with its own 'History') per call "
+                f"site; to share weights, wrap the same '{name}' in several "
+                f"'GASConv's")
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.conv}, '
@@ -225,7 +381,9 @@ def gas_inference(model: Module, loader: Any,
               if isinstance(m, GASConv) and m.history is not None]
     if num_sweeps is None:
         num_sweeps = len(layers) + 1
-    device = next(model.parameters()).device
+    # A model without parameters or buffers runs where the batches are:
+    state = next(itertools.chain(model.parameters(), model.buffers()), None)
+    device = None if state is None else state.device
     training = model.training
     model.eval()
     out: OptTensor = None
@@ -234,7 +392,8 @@ def gas_inference(model: Module, loader: Any,
                     desc='Inference', leave=False)
         for _ in range(num_sweeps):
             for batch in loader:
-                batch = batch.to(device)
+                if device is not None:
+                    batch = batch.to(device)
                 bs = batch.batch_size
                 with gas_batch(batch):
                     if call is None:
