@@ -11,6 +11,12 @@ __all__ = ['History', 'AsyncHistoryIO']
 _DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 
 
+class NodeIndexError(ValueError, IndexError):
+    r"""Node ids out of the range of a :class:`History`. A
+    :class:`ValueError`, as every bad argument, and an :class:`IndexError`,
+    as out-of-range indexing is in Python (like NumPy's :obj:`AxisError`)."""
+
+
 class History(torch.nn.Module):
     r"""A store of historical node embeddings for one layer, from the
     `"GNNAutoScale: Scalable and Expressive Graph Neural Networks via
@@ -38,6 +44,15 @@ class History(torch.nn.Module):
     model's device, and when that device is CUDA, the store is kept in pinned
     memory so that the copies are fast and can overlap with compute.
 
+    **Its storage type.** A :obj:`to(dtype)`, :obj:`half()` or
+    :obj:`double()` of the history itself (or of a plain container of it)
+    converts the store, as for any buffer. Inside a
+    :class:`~pyg_gas.ScalableGNN`, the store keeps its type when the model
+    is converted (see :obj:`history_dtype` there), since a lower-precision
+    history is a memory choice, not the compute type; convert
+    :obj:`model.histories` to change it. An offloaded store keeps its type
+    always.
+
     Args:
         num_embeddings (int): The number of nodes.
         embedding_dim (int): The width of each embedding.
@@ -59,6 +74,9 @@ class History(torch.nn.Module):
     emb: Tensor
     last_step: Tensor
     step: Tensor
+    #: Set by :class:`~pyg_gas.ScalableGNN` while it converts itself: the
+    #: store then moves between devices but keeps its type.
+    _keep_dtype: bool = False
 
     def __init__(
         self,
@@ -128,8 +146,13 @@ class History(torch.nn.Module):
 
     def _apply(self, fn: Any, recurse: bool = True) -> 'History':
         # Find out where the model is going, with a probe tensor:
-        self._device = fn(torch.zeros(1, device=self.emb.device)).device
+        probe = fn(torch.zeros(1, dtype=self.emb.dtype,
+                               device=self.emb.device))
+        self._device = probe.device
         if not self.offload:
+            if self._keep_dtype and probe.dtype != self.emb.dtype:
+                device = probe.device  # Move, but keep the storage type.
+                return super()._apply(lambda t: t.to(device))
             return super()._apply(fn)
         # The store stays on its device; only its pinning may change: a CUDA
         # model copies rows in and out, which needs page-locked memory to be
@@ -147,6 +170,14 @@ class History(torch.nn.Module):
         if n_id.dim() != 1:
             raise ValueError(f"'{name}' must be one-dimensional "
                              f"(got shape {list(n_id.shape)})")
+        if n_id.numel() > 0:  # One pass, one sync: cheap next to the copy.
+            lo, hi = torch.stack(torch.aminmax(n_id)).tolist()
+            if lo < 0 or hi >= self.num_embeddings:
+                bad = lo if lo < 0 else hi
+                raise NodeIndexError(
+                    f"'{name}' must hold ids in [0, {self.num_embeddings}) "
+                    f"(got {'min' if lo < 0 else 'max'} id {bad}, for "
+                    f"num_nodes={self.num_embeddings})")
 
     @torch.no_grad()
     def pull(self, n_id: Optional[Tensor] = None,
@@ -166,7 +197,8 @@ class History(torch.nn.Module):
             if n_id is None:
                 n_id = torch.arange(self.num_embeddings,
                                     device=self.emb.device)
-            self._check_index(n_id)
+            else:
+                self._check_index(n_id)
             if not isinstance(out, Tensor) or out.shape != (
                     n_id.numel(), self.embedding_dim):
                 raise ValueError(f"'out' must have shape [{n_id.numel()}, "
@@ -211,6 +243,10 @@ class History(torch.nn.Module):
         one), for writes that complete later than they were issued.
         """
         check_rows('x', x, self.embedding_dim)
+        if x.is_complex():  # Casting would drop the imaginary part.
+            raise TypeError(f"'x' must be a real tensor (got dtype "
+                            f"{x.dtype}; store the real and imaginary parts "
+                            f"as separate channels)")
         x = x.detach()
         step_value = self.step if step is None else step
         if n_id is not None:
@@ -264,6 +300,8 @@ class History(torch.nn.Module):
         r"""Returns, for the rows :obj:`n_id` (all if :obj:`None`), how many
         steps ago they were last pushed, or :obj:`-1` for rows never
         pushed."""
+        if n_id is not None:
+            self._check_index(n_id)
         last = self.last_step if n_id is None else self.last_step.index_select(
             0, n_id.to(self.last_step.device))
         return torch.where(last < 0, last, self.step.to(last.device) - last)

@@ -267,6 +267,38 @@ def test_pull_out_of_range():
         history.pull(torch.tensor([10]))
 
 
+@pytest.mark.parametrize('n_id,match', [
+    ([3, 10], r'max id 10, for num_nodes=10'),
+    ([12, 0, 3], r'max id 12, for num_nodes=10'),
+    ([-1, 2], r'min id -1, for num_nodes=10'),
+])
+def test_ids_out_of_range_name_the_id_and_num_nodes(n_id, match):
+    history = History(10, 4)
+    n_id = torch.tensor(n_id)
+    pattern = r"'n_id' must hold ids in \[0, 10\) \(got " + match
+    for call in (lambda: history.pull(n_id),
+                 lambda: history.pull(n_id, out=torch.empty(len(n_id), 4)),
+                 lambda: history.push(torch.ones(len(n_id), 4), n_id),
+                 lambda: history.staleness(n_id)):
+        with pytest.raises(ValueError, match=pattern):  # An IndexError too.
+            call()
+    assert not bool(history.emb.any())  # Nothing was written.
+    assert history.last_step.tolist() == [-1] * 10
+    assert history.pull(torch.tensor([], dtype=torch.long)).shape == (0, 4)
+
+
+@pytest.mark.parametrize('dtype', [torch.complex64, torch.complex128])
+def test_push_refuses_complex_input(dtype):
+    history = History(3, 2, dtype=torch.float64)
+    x = torch.ones(3, 2, dtype=dtype) * (1 + 2j)
+    for kwargs in ({}, dict(n_id=torch.arange(3)),
+                   dict(offset=[0], count=[3])):
+        with pytest.raises(TypeError,
+                           match=f"'x' must be a real tensor .*{dtype}"):
+            history.push(x, **kwargs)
+    assert not bool(history.emb.any())  # The real part was not kept.
+
+
 # Staleness ###################################################################
 
 

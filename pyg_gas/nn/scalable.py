@@ -43,7 +43,11 @@ class ScalableGNN(Module):
             all or one per history.
         num_layers (int): The number of layers :math:`L`.
         history_dtype (torch.dtype, optional): The storage type of the
-            histories. (default: :obj:`torch.float32`)
+            histories. It is kept when the model is converted
+            (:obj:`model.double()`, :obj:`model.half()`,
+            :obj:`model.to(dtype)`): rows are cast to the compute type when
+            pulled. Convert :obj:`model.histories` to change it.
+            (default: :obj:`torch.float32`)
         history_device (torch.device or str, optional): Keeps the histories
             on this device (e.g. :obj:`'cpu'` for a CUDA model on a graph
             whose histories do not fit into GPU memory), instead of moving
@@ -148,6 +152,7 @@ class ScalableGNN(Module):
         if batch_size is not None and n_id is None:
             raise ValueError("A mini-batch ('batch_size' given) needs the "
                              "global node ids 'n_id'")
+        self._check_input(x)
         io = self._async_io
         if io is None or batch_size is None or not x.is_cuda:
             io = None
@@ -239,7 +244,15 @@ class ScalableGNN(Module):
 
     def _apply(self, fn: Any, recurse: bool = True) -> 'ScalableGNN':
         self.synchronize_histories()
-        out = super()._apply(fn, recurse)
+        # The histories move with the model, but keep 'history_dtype':
+        histories = [m for m in self.modules() if isinstance(m, History)]
+        for history in histories:
+            history._keep_dtype = True
+        try:
+            out = super()._apply(fn, recurse)
+        finally:
+            for history in histories:
+                del history._keep_dtype  # Back to the class default.
         if self._async_io is not None and self._device().type != 'cuda':
             self.disable_async_io()
         return out
@@ -269,6 +282,7 @@ class ScalableGNN(Module):
         if len(adjs) != self.num_layers:
             raise ValueError(f"Expected one adjacency per layer "
                              f"({self.num_layers}) (got {len(adjs)})")
+        self._check_input(x)
         state = self.init_state(x)
         for i, adj_t in enumerate(adjs):
             if edge_attrs is not None:
@@ -308,6 +322,15 @@ class ScalableGNN(Module):
         full-graph forward exactly, while memory stays bounded by one
         mini-batch. The model is put in evaluation mode for the call.
 
+        The loader must be one of the graph the model was built for: its
+        :obj:`num_nodes` must equal the model's, and its batches must cover
+        every row once, otherwise a :class:`ValueError` is raised (before
+        any work where the loader tells its clusters, as
+        :class:`~pyg_gas.EvalSubgraphLoader` does, or after the first layer
+        otherwise). Only with :obj:`sync` may it cover the first rows only
+        (the rows a rank owns): :obj:`sync` then fills the others in the
+        histories, and their output rows are :obj:`nan`.
+
         Args:
             loader (EvalSubgraphLoader): The mini-batches, covering every
                 node once.
@@ -323,7 +346,11 @@ class ScalableGNN(Module):
             The output of shape :obj:`[num_nodes, out_channels]`, on the
             model's device.
         """
-        device = self._device()
+        device, dtype = self._device(), self._dtype()
+        partial = sync is not None
+        self._check_loader(loader, partial)
+        seen = torch.zeros(self.num_nodes, dtype=torch.bool)  # Layer 0's.
+        num_rows = 0
         self.synchronize_histories()
         training = self.training
         self.eval()
@@ -334,27 +361,22 @@ class ScalableGNN(Module):
             for i in range(self.num_layers):
                 for batch in loader:
                     bs = batch.batch_size
-                    adj_t = batch.adj_t.to(device)
-                    state: Dict[str, Any] = {}
-                    if i == 0 or self.needs_state:
-                        feat = batch.x.to(device)
-                        state = self.init_state(feat)
-                    if batch.get('edge_attr') is not None:
-                        state['edge_attr'] = batch.edge_attr.to(device)
-                    if i == 0:
-                        x = feat  # [B + H, F]
-                    else:
-                        x = self.histories[i - 1].pull(
-                            batch.n_id.to(device))  # [B + H, C]
-                    h = self.forward_layer(i, x, adj_t, state)[:bs]
+                    h = self._inference_layer(i, batch, device, dtype)
                     if i < self.num_layers - 1:
                         self.histories[i].push(h, offset=batch.offset,
                                                count=batch.count)
                     else:
-                        if out is None:
-                            out = h.new_empty(self.num_nodes, h.size(-1))
+                        if out is None:  # Rows left to 'sync' are nan.
+                            out = h.new_full((self.num_nodes, h.size(-1)),
+                                             float('nan')) if partial else \
+                                h.new_empty(self.num_nodes, h.size(-1))
                         out[batch.n_id[:bs].to(device)] = h
+                    if i == 0:
+                        seen[batch.n_id[:bs].cpu()] = True
+                        num_rows += bs
                     pbar.update(1)
+                if i == 0:
+                    self._check_covered(num_rows, int(seen.sum()), partial)
                 if sync is not None and i < self.num_layers - 1:
                     sync(self.histories[i])
         finally:
@@ -363,10 +385,77 @@ class ScalableGNN(Module):
         assert out is not None
         return out
 
+    def _inference_layer(self, i: int, batch: Any, device: torch.device,
+                         dtype: torch.dtype) -> Tensor:
+        # Layer 'i' of 'inference' for the batch rows of 'batch': the
+        # features are its input in layer 0, the complete history of the
+        # previous layer in the others.
+        adj_t = batch.adj_t.to(device)
+        state: Dict[str, Any] = {}
+        if i == 0 or self.needs_state:
+            feat = batch.x.to(device)
+            self._check_input(feat)
+            state = self.init_state(feat)
+        if batch.get('edge_attr') is not None:
+            state['edge_attr'] = batch.edge_attr.to(device)
+        if i == 0:
+            x = feat  # [B + H, F]
+        else:
+            x = self.histories[i - 1].pull(batch.n_id.to(device),
+                                           dtype)  # [B + H, C]
+        return self.forward_layer(i, x, adj_t, state)[:batch.batch_size]
+
+    def _check_loader(self, loader: Any, partial: bool) -> None:
+        # Checks the rows the batches of 'loader' compute against the
+        # model's before any work, where the loader tells them (as
+        # 'EvalSubgraphLoader' does); they are counted in the first layer.
+        num_nodes = getattr(loader, 'num_nodes', None)
+        if num_nodes is not None and num_nodes != self.num_nodes:
+            raise ValueError(f"'loader' is one of a graph of {num_nodes} "
+                             f"nodes, but the model was built for "
+                             f"num_nodes={self.num_nodes}: inference would "
+                             f"leave rows uncomputed")
+        ptr, num_parts = (getattr(loader, 'ptr', None),
+                          getattr(loader, 'num_parts', None))
+        if isinstance(ptr, Tensor) and isinstance(num_parts, int):
+            covered = int(ptr[num_parts])  # Clusters [0, num_parts).
+            self._check_covered(covered, covered, partial)
+
+    def _check_covered(self, num_rows: int, num_distinct: int,
+                       partial: bool) -> None:
+        # 'partial': the loader may cover the first rows only, the rest
+        # being filled by 'sync' (a rank's own rows, distributed).
+        if num_rows != num_distinct:
+            raise ValueError(f"'loader' computes {num_rows} rows, but only "
+                             f"{num_distinct} distinct ones: inference "
+                             f"needs batches covering every row once")
+        if num_rows != self.num_nodes and not partial:
+            raise ValueError(f"'loader' covers {num_rows} rows, but the "
+                             f"model has num_nodes={self.num_nodes} rows: "
+                             f"inference needs batches covering every row "
+                             f"once (e.g. an 'EvalSubgraphLoader' of all "
+                             f"clusters)")
+
+    def _check_input(self, x: Tensor) -> None:
+        # A clear message instead of torch's 'mat1 and mat2 ... dtype':
+        dtype = self._dtype()
+        if (isinstance(x, Tensor) and x.is_floating_point()
+                and x.dtype != dtype
+                and not torch.is_autocast_enabled(x.device.type)):
+            raise TypeError(f"'x' has dtype {x.dtype}, but the model's "
+                            f"parameters have dtype {dtype}; convert one "
+                            f"of them (e.g. 'x.to({dtype})')")
+
     def _device(self) -> torch.device:
         for p in self.parameters():
             return p.device
         return torch.device('cpu')
+
+    def _dtype(self) -> torch.dtype:
+        for p in self.parameters():
+            if p.is_floating_point():
+                return p.dtype
+        return torch.get_default_dtype()
 
     def param_groups(self, weight_decay: float = 0.0,
                      nonreg_weight_decay: float = 0.0) -> List[dict]:

@@ -263,3 +263,100 @@ def test_async_io_equals_sync(norm_cora, dtype):
     # Moving the model off the GPU ends asynchronous I/O:
     asyn.cpu()
     assert asyn._async_io is None
+
+
+# Guards: no silent wrong answers ############################################
+
+
+def _clustered(norm_cora, num_parts=8):
+    model = make_model('gcn', norm_cora)
+    data = model.transform(norm_cora)
+    full = model(data.x, full_adj_t(data))  # [N, 7]
+    perm, ptr = metis(data, num_parts, log=False)
+    return model, permute(data, perm), ptr, full[perm]
+
+
+def test_inference_needs_every_row(norm_cora):
+    model, data, ptr, _ = _clustered(norm_cora)
+    N = norm_cora.num_nodes
+    model.histories[0].push(torch.ones(N, 16))
+    # Half of the clusters: refused before any work.
+    with pytest.raises(ValueError, match=rf"'loader' covers {int(ptr[4])} "
+                       rf"rows, but the model has num_nodes={N} rows"):
+        model.inference(EvalSubgraphLoader(data, ptr, 2, num_parts=4))
+    assert bool((model.histories[0].emb == 1).all())  # Untouched.
+    # A loader of another graph, or a model of more rows than the graph:
+    small = data.subgraph(torch.arange(100))
+    with pytest.raises(ValueError, match=r"a graph of 100 nodes, but the "
+                       rf"model was built for num_nodes={N}"):
+        model.inference(EvalSubgraphLoader(small, torch.tensor([0, 100])))
+    big = GCN(N + 5, norm_cora.num_features, 16, 7, num_layers=3)
+    with pytest.raises(ValueError, match=rf"a graph of {N} nodes, but the "
+                       rf"model was built for num_nodes={N + 5}"):
+        big.inference(EvalSubgraphLoader(data, ptr, 2))
+
+
+def test_inference_counts_the_rows_of_any_loader(norm_cora):
+    model, data, ptr, full = _clustered(norm_cora)
+    batches = list(EvalSubgraphLoader(data, ptr, 2))  # No 'ptr' to read.
+    out = model.inference(batches)
+    assert (out - full).abs().max() <= 1e-5
+    N = norm_cora.num_nodes
+    with pytest.raises(ValueError, match=rf"'loader' covers "
+                       rf"{N - batches[-1].batch_size} rows, but the model "
+                       rf"has num_nodes={N} rows"):
+        model.inference(batches[:-1])
+    with pytest.raises(ValueError, match='but only .* distinct ones'):
+        model.inference(batches + batches[:1])
+
+
+def test_partial_inference_with_sync_leaves_other_rows_nan(norm_cora):
+    # Distributed inference covers a rank's own rows; 'sync' fills the rest.
+    model, data, ptr, full = _clustered(norm_cora)
+    model(data.x, full_adj_t(data))  # Exact histories for the other rows.
+    owned = int(ptr[6])
+    synced = []
+    out = model.inference(EvalSubgraphLoader(data, ptr, 2, num_parts=6),
+                          sync=synced.append)
+    assert len(synced) == 2
+    assert (out[:owned] - full[:owned]).abs().max() <= 1e-5
+    assert bool(out[owned:].isnan().all())
+
+
+def test_model_conversion_keeps_history_dtype(norm_cora):
+    model, data, ptr, full = _clustered(norm_cora)
+    for convert in (lambda m: m.double(), lambda m: m.half(),
+                    lambda m: m.to(torch.bfloat16), lambda m: m.float()):
+        convert(model)
+        assert [h.dtype for h in model.histories] == [torch.float32] * 2
+        assert [h.emb.dtype for h in model.histories] == [torch.float32] * 2
+    # ... unless asked:
+    model.histories.to(torch.float64)
+    assert [h.dtype for h in model.histories] == [torch.float64] * 2
+    bf16 = GCN(10, 3, 4, 2, num_layers=2, history_dtype=torch.bfloat16)
+    assert bf16.double().histories[0].dtype == torch.bfloat16
+
+    # A float64 model with float32 histories computes in float64:
+    model = make_model('gcn', norm_cora).double()
+    assert model.histories[0].dtype == torch.float32
+    data = data.apply(lambda t: t.double() if t.is_floating_point() else t)
+    out = model.inference(EvalSubgraphLoader(data, ptr, 2))
+    assert out.dtype == torch.float64
+    assert (out - full.double()).abs().max() <= 1e-4
+    batch = next(iter(SubgraphLoader(data, ptr, 2)))
+    out = model(batch.x, batch.adj_t, batch.batch_size, batch.n_id,
+                batch.offset, batch.count)
+    assert out.dtype == torch.float64
+
+
+def test_input_dtype_must_match_the_model(norm_cora):
+    model, data, ptr, _ = _clustered(norm_cora)
+    match = (r"'x' has dtype torch.float64, but the model's parameters have "
+             r"dtype torch.float32")
+    with pytest.raises(TypeError, match=match):
+        model(data.x.double(), full_adj_t(data))
+    double = data.apply(lambda t: t.double() if t.is_floating_point() else t)
+    with pytest.raises(TypeError, match=match):
+        model.inference(EvalSubgraphLoader(double, ptr, 2))
+    with pytest.raises(TypeError, match=match):
+        model.forward_layerwise(data.x.double(), [full_adj_t(data)] * 3)
