@@ -12,7 +12,7 @@ import pickle
 import random
 import re
 import zipfile
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -131,12 +131,15 @@ def read_checkpoint(path: str, layout: Dict[str, Any],
                     optimizer: Optional[torch.optim.Optimizer] = None,
                     rank: int = 0, world_size: int = 1,
                     generators: Optional[List[torch.Generator]] = None,
+                    check: Optional[Callable[[Dict[str, Any]], None]] = None,
                     ) -> Dict[str, Any]:
     r"""Loads the checkpoint file of process :obj:`rank` that
     :func:`write_checkpoint` wrote into :obj:`path` back into :obj:`model`
     and :obj:`optimizer`, restores the random states, and returns the
     further values it saved. The checkpoint must have been written for the
-    same :obj:`layout` and world size."""
+    same :obj:`layout` and world size. :obj:`check`, if given, is called
+    with the saved values before anything is loaded, and may refuse them by
+    raising."""
     file = checkpoint_file(path, rank, world_size)
     if not osp.exists(file):
         sizes = _world_sizes(path)
@@ -151,6 +154,8 @@ def read_checkpoint(path: str, layout: Dict[str, Any],
         raise ValueError(f"The checkpoint in '{path}' belongs to another "
                          f"partition: saved {state['layout']}, this run "
                          f"has {layout}")
+    if check is not None:
+        check(dict(state['values']))
     try:
         model.load_state_dict(state['model'])
     except RuntimeError as e:

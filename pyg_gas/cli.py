@@ -11,6 +11,12 @@ from typing import Any, Dict, List, Optional
 import pyg_gas
 from pyg_gas.train import TrainConfig, run
 
+#: Errors that the command reports in one line, with exit status 2: bad
+#: input, missing files or packages, paths it can not write, a diverging
+#: loss.
+USER_ERRORS = (ValueError, TypeError, ImportError, OSError,
+               FloatingPointError)
+
 #: The fields of the results that ``pyg-gas train`` prints as one line.
 SUMMARY = ('dataset', 'model', 'loader', 'epochs', 'best_val_acc', 'test_acc',
            'epoch_time_s', 'peak_memory_bytes', 'num_params')
@@ -82,9 +88,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                                 if k in names})
         try:
             result = run(config)
-        except (ValueError, TypeError, FileNotFoundError, ImportError) as e:
-            print(f'pyg-gas: error: {e}', file=sys.stderr)
+        except USER_ERRORS as e:
+            message = ' '.join(str(e).split())  # One line.
+            print(f'pyg-gas: error: {message}', file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            # Files are written atomically: nothing partial is left behind.
+            print('pyg-gas: interrupted', file=sys.stderr)
+            return 130
         if result.get('rank', 0) == 0:  # Once per distributed run.
             print(json.dumps({key: result[key] for key in SUMMARY}))
     return 0

@@ -59,3 +59,36 @@ def write_json(path: str, obj: Dict[str, Any]) -> None:
         f.write('\n')
 
     atomic_write(path, write, mode='w')
+
+
+def _existing_parent(path: str) -> str:
+    # The nearest directory of 'path' (itself included) that exists.
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def check_writable_dir(name: str, path: str) -> str:
+    r"""Checks that the directory :obj:`path` exists and is writable, or can
+    be created, before any work is done; raises a :class:`ValueError`
+    naming :obj:`name` otherwise."""
+    parent = _existing_parent(path)
+    if not os.path.isdir(parent):
+        raise ValueError(f"'{name}' must be a directory, but '{parent}' is a "
+                         f"file (got '{path}')")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"'{name}' is not writable: no write permission "
+                         f"for '{parent}' (got '{path}')")
+    return path
+
+
+def check_writable_file(name: str, path: str) -> str:
+    r"""Checks that the file :obj:`path` can be written (atomically, into
+    its directory) before any work is done; raises a :class:`ValueError`
+    naming :obj:`name` otherwise."""
+    if os.path.isdir(path):
+        raise ValueError(f"'{name}' must be a file path, but '{path}' is a "
+                         f"directory")
+    check_writable_dir(name, os.path.dirname(os.path.abspath(path)))
+    return path

@@ -1,6 +1,6 @@
 r"""GNNAutoScale across processes: a DistributedDataParallel model whose
 histories are sharded by owner, its loaders and its checkpoints."""
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -310,17 +310,22 @@ def save_checkpoint(path: str, gas: DistributedGAS,
 def load_checkpoint(path: str, gas: DistributedGAS,
                     optimizer: Optional[torch.optim.Optimizer] = None,
                     generators: Optional[List[torch.Generator]] = None,
+                    check: Optional[Callable[[Dict[str, Any]], None]] = None,
                     ) -> Dict[str, Any]:
     r"""Loads what :func:`save_checkpoint` wrote into :obj:`path` back into
     :obj:`gas` (and :obj:`optimizer`), on the same world size and partition,
     and restores this rank's random states, so that the run resumes.
+    :obj:`check`, if given, is called with the :obj:`extra` values before
+    anything is loaded, and may refuse them by raising.
 
     Returns:
         The :obj:`extra` values given to :func:`save_checkpoint`.
     """
     shard = gas.shard
-    values = read_checkpoint(path, shard.layout(), gas.model, optimizer,
-                             shard.rank, shard.world_size, generators)
+    values = read_checkpoint(
+        path, shard.layout(), gas.model, optimizer, shard.rank,
+        shard.world_size, generators,
+        None if check is None else lambda values: check(values['extra']))
     gas.num_steps = int(values['num_steps'])
     gas.exchange.bytes_sent = int(values['bytes_sent'])
     return dict(values['extra'])

@@ -52,10 +52,37 @@ def select_device(name: str) -> torch.device:
     return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
 
 
+def check_labels(data: Data, name: str = 'the dataset') -> None:
+    r"""Checks that :obj:`data` holds what training needs: features
+    :obj:`x`, integer labels :obj:`y` and boolean :obj:`train_mask`,
+    :obj:`val_mask` and :obj:`test_mask`, one row per node, and
+    :obj:`num_classes`."""
+    num_nodes = data.num_nodes
+    for key, kind in (('x', 'a floating-point feature matrix'),
+                      ('y', 'integer class labels'),
+                      ('train_mask', 'a boolean mask'),
+                      ('val_mask', 'a boolean mask'),
+                      ('test_mask', 'a boolean mask')):
+        value = data.get(key)
+        expected = f"{kind} with one row per node ({num_nodes})"
+        if not isinstance(value, Tensor):
+            raise ValueError(f"'{name}' has no '{key}': expected {expected}")
+        ok = {'x': value.is_floating_point(), 'y': not (
+            value.is_floating_point() or value.is_complex()
+            or value.dtype == torch.bool)}.get(key, value.dtype == torch.bool)
+        if not ok or value.dim() == 0 or value.size(0) != num_nodes:
+            raise ValueError(f"'{name}' has a '{key}' of dtype {value.dtype} "
+                             f"and shape {list(value.shape)}: expected "
+                             f"{expected}")
+    if data.get('num_classes') is None:
+        raise ValueError(f"'{name}' does not give its 'num_classes'")
+
+
 def load_graph(config: Any) -> Data:
     r"""Loads the dataset of :obj:`config`, with its features normalized if
     asked, and checks that it has enough nodes for the partition."""
     data = load_dataset(config.dataset, root=config.root)
+    check_labels(data, config.dataset)
     if config.normalize_features:
         data = T.NormalizeFeatures()(data)
     if config.num_parts > data.num_nodes and config.loader in PARTITIONED:

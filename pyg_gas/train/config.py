@@ -1,10 +1,13 @@
 r"""What defines a training run: :class:`TrainConfig`, the presets of the
 GAS paper, and :func:`resolve`, which fills a configuration from them and
 validates it."""
+import os.path as osp
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional
 
-from pyg_gas.train.build import HISTORY_DTYPES, LOADERS, MODELS
+from pyg_gas.checks import check_number
+from pyg_gas.train.build import HISTORY_DTYPES, LAYERWISE, LOADERS, MODELS
+from pyg_gas.utils import check_writable_dir, check_writable_file
 
 DEVICES = ('cpu', 'cuda', 'auto')
 
@@ -182,7 +185,13 @@ LOADER_PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
 
 #: Fields that must be at least 1 once resolved.
 _POSITIVE = ('epochs', 'hidden', 'layers', 'num_parts', 'batch_size',
-             'num_samples', 'eval_every', 'log_every', 'nproc', 'sync_every')
+             'num_samples', 'heads', 'eval_every', 'log_every', 'nproc',
+             'sync_every')
+#: The ranges of the real-valued fields: (minimum, maximum, open maximum).
+_RANGES = dict(lr=(0.0, None, False), weight_decay=(0.0, None, False),
+               nonreg_weight_decay=(0.0, None, False),
+               dropout=(0.0, 1.0, True), attn_dropout=(0.0, 1.0, True),
+               alpha=(0.0, 1.0, False), theta=(0.0, None, False))
 
 
 def _family(dataset: str) -> str:
@@ -226,7 +235,32 @@ def resolve(config: TrainConfig) -> TrainConfig:
         if getattr(out, key) < 1:
             raise ValueError(f"'{key}' must be at least 1 "
                              f"(got {getattr(out, key)})")
+    for key, (low, high, open_max) in _RANGES.items():
+        check_number(key, getattr(out, key), low, high, open_max=open_max)
+    if out.loader in LAYERWISE and not MODELS[out.model].uses_edge_weight:
+        honour = sorted(k for k, v in MODELS.items() if v.uses_edge_weight)
+        raise ValueError(f"The '{out.loader}' loader needs a model that "
+                         f"weighs messages by edge weights (its importance "
+                         f"weights), and '{out.model}' does not; use one of "
+                         f"{honour}")
+    _check_paths(out)
     return out
+
+
+def _check_paths(config: TrainConfig) -> None:
+    # Every path the run writes to, checked before any work is done. A
+    # dataset root that exists may be read-only (a prepared copy); one that
+    # does not must be creatable, for the download.
+    if config.root is not None and osp.isfile(config.root):
+        raise ValueError(f"'root' must be a directory, but '{config.root}' "
+                         f"is a file")
+    if config.root is not None and not osp.exists(config.root):
+        check_writable_dir('root', config.root)
+    for key in ('cache_dir', 'checkpoint'):
+        if getattr(config, key) is not None:
+            check_writable_dir(key, getattr(config, key))
+    if config.json is not None:
+        check_writable_file('json', config.json)
 
 
 def config_fields(config: TrainConfig) -> Dict[str, Any]:

@@ -2,10 +2,11 @@ r"""Training on several processes (``pyg-gas train --nproc N``, or
 ``torchrun ... pyg-gas train``): the loop of :func:`pyg_gas.train.loop.fit`
 over one :class:`~pyg_gas.distributed.GraphShard` per rank."""
 import gc
+import math
 import os
 import os.path as osp
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -57,13 +58,16 @@ class Collective(Reducer):
     def loss(self, out: Tensor, y: Tensor,
              mask: Tensor) -> Tuple[Optional[Tensor], float, int]:
         num_examples = int(mask.sum())
-        total = self.sum([float(num_examples)])[0]
         if num_examples > 0:
             loss = F.cross_entropy(out[mask], y[mask], reduction='sum')
         else:
             loss = out.sum() * 0.0
+        loss_sum = float(loss.detach())
+        # Every rank learns of a non-finite loss on any, and stops with it:
+        total, bad = self.sum([float(num_examples),
+                               float(not math.isfinite(loss_sum))])
         scaled = loss * self.world_size / max(total, 1.0)
-        return scaled, float(loss.detach()), num_examples
+        return scaled, math.nan if bad else loss_sum, num_examples
 
 
 def _check(config: TrainConfig) -> None:
@@ -168,9 +172,9 @@ class _Meter:
         self.mark()
         return out
 
-    def load(self, path: str,
-             optimizer: torch.optim.Optimizer) -> Dict[str, Any]:
-        values = load_checkpoint(path, self.gas, optimizer)
+    def load(self, path: str, optimizer: torch.optim.Optimizer,
+             check: Callable[[Dict[str, Any]], None]) -> Dict[str, Any]:
+        values = load_checkpoint(path, self.gas, optimizer, check=check)
         self.mark()  # The byte count is the checkpoint's now.
         return values
 

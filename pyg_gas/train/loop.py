@@ -47,7 +47,8 @@ class Reducer:
     def loss(self, out: Tensor, y: Tensor,
              mask: Tensor) -> Tuple[Optional[Tensor], float, int]:
         r"""The loss of a batch to differentiate (:obj:`None` to skip the
-        step), its sum over the batch's training nodes, and their number."""
+        step), its sum over the batch's training nodes (not finite on any
+        process if it is not finite on one), and their number."""
         num_examples = int(mask.sum())
         if num_examples == 0:  # The forward pass still pushed.
             return None, 0.0, 0
@@ -72,9 +73,11 @@ class Engine:
     y: Tensor
     masks: List[Tensor]
     #: Saves a checkpoint (directory, optimizer, values) and loads it back
-    #: (directory, optimizer), returning the values.
+    #: (directory, optimizer, a check of the saved values before anything
+    #: is loaded), returning the values.
     save: Callable[[str, torch.optim.Optimizer, Dict[str, Any]], Any]
-    load: Callable[[str, torch.optim.Optimizer], Dict[str, Any]]
+    load: Callable[[str, torch.optim.Optimizer,
+                    Callable[[Dict[str, Any]], None]], Dict[str, Any]]
     reducer: Reducer = field(default_factory=Reducer)
     #: Whether to report the age of the first history's halo rows.
     tracks_staleness: bool = False
@@ -129,7 +132,7 @@ def train_epoch(engine: Engine, optimizer: torch.optim.Optimizer,
     if hasattr(engine.loader, 'set_epoch'):  # Seeds the shuffle.
         engine.loader.set_epoch(epoch)
     totals = [0.0, 0.0, 0.0, 0.0]  # Loss, examples, age, pulled rows.
-    for batch in engine.loader:
+    for step, batch in enumerate(engine.loader, start=1):
         batch = batch.to(engine.device)
         bs = batch.batch_size
         optimizer.zero_grad()
@@ -140,6 +143,11 @@ def train_epoch(engine: Engine, optimizer: torch.optim.Optimizer,
             totals[3] += age.numel()
         loss, loss_sum, num_examples = engine.reducer.loss(
             out, batch.y[:bs], batch.train_mask[:bs])
+        if not math.isfinite(loss_sum):
+            raise FloatingPointError(
+                f"The training loss is {loss_sum} at epoch {epoch}, step "
+                f"{step}: the run stops. Check the features for NaN or inf, "
+                f"or lower 'lr'")
         if loss is None:
             continue
         loss.backward()
@@ -159,15 +167,55 @@ def evaluate(engine: Engine) -> List[float]:
             for correct, total in zip(counts[::2], counts[1::2])]
 
 
+#: Fields a resumed run may change: they do not change what it computes.
+RESUME_FREE = ('epochs', 'progress', 'json', 'log_every', 'checkpoint',
+               'num_workers', 'cache_dir', 'root', 'device', 'eval_every',
+               'eval_parts')
+#: Fields a resumed run applies when changed.
+RESUME_APPLIED = ('lr', )
+
+
+def _check_resume(config: TrainConfig, values: Dict[str, Any]) -> None:
+    # Refuses a checkpoint whose run differs from this one in a field that
+    # changes what it computes, or that already trained every epoch.
+    saved = values.get('config', {})
+    changed = sorted(key for key, value in config_fields(config).items()
+                     if key not in RESUME_FREE + RESUME_APPLIED
+                     and key in saved and saved[key] != value)
+    if changed:
+        diff = ', '.join(f"'{key}' ({saved[key]!r} -> "
+                         f"{getattr(config, key)!r})" for key in changed)
+        raise ValueError(f"The checkpoint in '{config.checkpoint}' belongs to "
+                         f"another run: {diff}. Resume with the same "
+                         f"options, or use another checkpoint directory")
+    if values['epoch'] >= config.epochs:
+        raise ValueError(f"'epochs' must be above the checkpoint's epoch "
+                         f"{values['epoch']} to train further (got "
+                         f"{config.epochs})")
+
+
 def _start(config: TrainConfig, engine: Engine,
            optimizer: torch.optim.Optimizer) -> Dict[str, Any]:
-    # The state of the run: fresh, or where its checkpoint left it.
+    # The state of the run: fresh, or where its checkpoint left it, with a
+    # changed learning rate applied.
     state: Dict[str, Any] = dict(
         epoch=0, best_val=-1.0, test=-1.0, train=-1.0, best_epoch=0,
+        config=config_fields(config),
         curve={key: [] for key in ('epoch', 'loss', 'train_acc', 'val_acc',
                                    'test_acc', 'time_s', 'staleness')})
-    if has_checkpoint(config.checkpoint):
-        state.update(engine.load(config.checkpoint, optimizer))
+    if not has_checkpoint(config.checkpoint):
+        return state
+    state.update(engine.load(config.checkpoint, optimizer,
+                             lambda values: _check_resume(config, values)))
+    saved_lr = state['config'].get('lr', config.lr)
+    if saved_lr != config.lr:
+        for group in optimizer.param_groups:
+            group['lr'] = config.lr
+        if config.progress and engine.reducer.rank == 0:
+            print(f"Resuming from epoch {state['epoch']} with 'lr' "
+                  f"{config.lr} (was {saved_lr})", file=sys.stderr)
+    state['config'] = config_fields(config)
+    state['resumed_from_epoch'] = state['epoch']
     return state
 
 
@@ -251,6 +299,8 @@ def _result(config: TrainConfig, engine: Engine,
         versions=dict(pyg_gas=pyg_gas.__version__, torch=torch.__version__,
                       torch_geometric=torch_geometric.__version__),
     )
+    if 'resumed_from_epoch' in state:
+        result['resumed_from_epoch'] = state['resumed_from_epoch']
     if ages:
         # The mean age, in optimization steps, of the first layer's halo
         # rows when they were pulled, over the last epoch.

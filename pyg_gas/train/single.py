@@ -1,7 +1,7 @@
 r"""Training in one process: :func:`run`, the entry point of
 ``pyg-gas train``, which hands distributed runs to
 :mod:`pyg_gas.train.distributed`."""
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 import torch
 from torch_geometric import seed_everything
@@ -45,9 +45,10 @@ def prepare(config: TrainConfig, device: torch.device) -> Engine:
         write_checkpoint(path, layout, model, optimizer,
                          generators=generators, **values)
 
-    def load(path: str, optimizer: torch.optim.Optimizer) -> Dict[str, Any]:
+    def load(path: str, optimizer: torch.optim.Optimizer,
+             check: Callable[[Dict[str, Any]], None]) -> Dict[str, Any]:
         return read_checkpoint(path, layout, model, optimizer,
-                               generators=generators)
+                               generators=generators, check=check)
 
     return Engine(
         model=model, module=model, device=device, loader=loaders.train,

@@ -63,9 +63,16 @@ def test_corrupt_and_foreign_checkpoints(tmp_path):
     # Another partition of the same graph:
     with pytest.raises(ValueError, match='belongs to another partition'):
         _run(tmp_path, 2, str(ckpt), **dict(kwargs, num_parts=6))
-    # Another model:
-    with pytest.raises(ValueError, match='holds another model'):
+    # Another model, or options that change what the run computes:
+    with pytest.raises(ValueError, match=r"another run: 'hidden' \(8 -> 16\)"):
         _run(tmp_path, 2, str(ckpt), **dict(kwargs, hidden=16))
+    with pytest.raises(ValueError, match="'dropout' .*'weight_decay'"):
+        _run(tmp_path, 2, str(ckpt), **dict(kwargs, dropout=0.1,
+                                             weight_decay=0.1))
+    # Nothing left to train:
+    with pytest.raises(ValueError, match="'epochs' must be above the "
+                       "checkpoint's epoch 1"):
+        _run(tmp_path, 1, str(ckpt), **kwargs)
     # A truncated file:
     file.write_bytes(file.read_bytes()[:1000])
     with pytest.raises(ValueError, match='can not be read.*truncated'):
@@ -121,3 +128,24 @@ def test_write_read_round_trip(tmp_path):
                         torch.optim.Adam(other.parameters()))
     with pytest.raises(ValueError, match=r'written by \[1\] ranks'):
         read_checkpoint(str(tmp_path), layout, other, world_size=2)
+    with pytest.raises(ValueError, match='holds another model'):
+        read_checkpoint(str(tmp_path), layout, GCN(10, 4, 16, 3, 2))
+    with pytest.raises(ValueError, match='refused'):
+        def refuse(values):
+            raise ValueError('refused')
+        read_checkpoint(str(tmp_path), layout, other, check=refuse)
+
+
+def test_resume_applies_a_new_learning_rate(tmp_path, capsys):
+    kwargs = dict(CONFIGS['gas'], lr=0.01)
+    ckpt = str(tmp_path / 'ckpt')
+    straight = _run(tmp_path, 4, **kwargs)
+    _run(tmp_path, 2, ckpt, **kwargs)
+    resumed = run(TrainConfig(dataset='cora', epochs=4, seed=7,
+                              cache_dir=str(tmp_path), checkpoint=ckpt,
+                              **dict(kwargs, lr=0.05)))
+    assert "with 'lr' 0.05 (was 0.01)" in capsys.readouterr().err
+    assert resumed['config']['lr'] == 0.05
+    assert resumed['resumed_from_epoch'] == 2
+    loss, ref = resumed['curve']['loss'], straight['curve']['loss']
+    assert loss[:2] == ref[:2] and loss[2] != ref[2]

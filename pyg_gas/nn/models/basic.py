@@ -32,6 +32,11 @@ class GASModel(ScalableGNN):
             on this device instead of moving them with the model.
             (default: :obj:`None`)
     """
+    #: Whether the layers weigh messages by the adjacency's values (edge
+    #: weights). Layer-wise sampling (:class:`~pyg_gas.LADIESLoader`) needs
+    #: it: its importance weights are the sampled adjacency's values.
+    uses_edge_weight: bool = True
+
     def __init__(self, num_nodes: int, in_channels: int,
                  history_channels: int, out_channels: int, num_layers: int,
                  dropout: float = 0.0, drop_input: bool = False,

@@ -43,6 +43,10 @@ class GAT(BasicGAS):
         **kwargs (optional): The arguments of
             :class:`~pyg_gas.nn.models.basic.BasicGAS`.
     """
+    #: The messages are weighted by attention coefficients, not by edge
+    #: weights.
+    uses_edge_weight = False
+
     def __init__(self, num_nodes: int, in_channels: int, hidden_channels: int,
                  out_channels: int, num_layers: int, heads: int = 8,
                  out_heads: int = 1, attn_dropout: float = 0.0,

@@ -39,6 +39,9 @@ class PNA(BasicGAS):
         **kwargs (optional): The arguments of
             :class:`~pyg_gas.nn.models.basic.BasicGAS`.
     """
+    #: The messages are weighted by its aggregators, not by edge weights.
+    uses_edge_weight = False
+
     def __init__(
         self,
         num_nodes: int,
