@@ -1,6 +1,7 @@
 r"""Planetoid citation graphs: the copy of Cora bundled with the package,
 and Cora, CiteSeer and PubMed read from a PyG Planetoid root."""
 import os.path as osp
+import zipfile
 from importlib import resources
 from typing import Any, Dict, Optional
 
@@ -21,6 +22,17 @@ PLANETOID_NAMES: Dict[str, str] = {
 _RAW_SUFFIXES = ('x', 'tx', 'allx', 'y', 'ty', 'ally', 'graph', 'test.index')
 
 
+_CORA_KEYS = ('num_nodes', 'num_features', 'num_classes', 'x_indptr',
+              'x_indices', 'edge_index', 'y', 'train_idx', 'val_idx',
+              'test_idx')
+
+
+def _check_keys(arrays: Dict[str, Any], path: Any) -> None:
+    missing = [key for key in _CORA_KEYS if key not in arrays]
+    if missing:
+        raise KeyError(f'missing arrays {missing}')
+
+
 def load_bundled_cora() -> Data:
     r"""Loads the copy of Planetoid Cora shipped inside the package.
 
@@ -29,8 +41,16 @@ def load_bundled_cora() -> Data:
     :obj:`num_classes=7` and :obj:`name='cora'` set on it.
     """
     ref = resources.files(__package__) / BUNDLED_CORA_FILE
-    with resources.as_file(ref) as path, np.load(path) as npz:
-        arrays = {key: npz[key] for key in npz.files}
+    with resources.as_file(ref) as path:
+        try:
+            with np.load(path) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+            _check_keys(arrays, path)
+        except (OSError, ValueError, KeyError, EOFError,
+                zipfile.BadZipFile) as e:
+            raise ValueError(f"The bundled Cora file '{path}' can not be "
+                             f"read ({type(e).__name__}: {e}); reinstall "
+                             f"pyg-gas to restore it") from None
 
     num_nodes = int(arrays['num_nodes'])
     num_features = int(arrays['num_features'])
@@ -105,7 +125,13 @@ def load_planetoid(
         dataset = Planetoid(osp.expanduser(str(root)), folder, **kwargs)
     except Exception as e:
         if had_raw_files:
-            raise
+            processed = osp.join(osp.expanduser(str(root)), folder,
+                                 'processed')
+            raise ValueError(
+                f"'planetoid:{folder}' can not be read from '{raw_dir}' "
+                f'({type(e).__name__}: {e}): the raw files '
+                f"ind.{key}.{{{','.join(_RAW_SUFFIXES)}}} may be corrupt. "
+                f"Replace them and delete '{processed}'.") from None
         missing = [
             osp.basename(path) for path in raw_files if not osp.isfile(path)
         ]

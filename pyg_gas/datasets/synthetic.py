@@ -4,7 +4,9 @@ time."""
 import hashlib
 import json
 import os.path as osp
+import pickle
 import time
+import zipfile
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -304,6 +306,24 @@ def _draw_split(num_nodes: int, train_frac: float, val_frac: float,
     return masks
 
 
+def _read_cache(path: str, do_log: bool) -> Optional[Data]:
+    # The cached graph, or None if there is none or it can not be read (a
+    # derived cache: the caller recomputes and rewrites it).
+    if not osp.exists(path):
+        return None
+    try:
+        stored = torch.load(path, weights_only=True)
+        data = Data(**stored['tensors'])
+        data.num_classes = int(stored['num_classes'])
+        return data
+    except (RuntimeError, OSError, EOFError, KeyError, TypeError,
+            pickle.UnpicklingError, zipfile.BadZipFile) as e:
+        if do_log:
+            utils.log(f"The cached graph '{path}' can not be read "
+                      f"({type(e).__name__}); generating it again")
+        return None
+
+
 def load_synthetic(name: str = 'synthetic', root: Optional[str] = None,
                    **kwargs: Any) -> Data:
     r"""Loads a synthetic graph: :obj:`'synthetic'` with the arguments of
@@ -339,10 +359,8 @@ def load_synthetic(name: str = 'synthetic', root: Optional[str] = None,
                           sort_keys=True, default=list)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
         path = osp.join(root, 'synthetic', f'{key}-{digest}.pt')
-        if osp.exists(path):
-            stored = torch.load(path, weights_only=True)
-            data = Data(**stored['tensors'])
-            data.num_classes = int(stored['num_classes'])
+        data = _read_cache(path, do_log)
+        if data is not None:
             data.name = key
             return data
 

@@ -183,3 +183,26 @@ def test_non_str_name_raises():
         load_dataset(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         load_dataset(Path('cora'))  # type: ignore[arg-type]
+
+
+def test_corrupt_raw_files_name_the_directory(shared_raw_dir: Path,
+                                              tmp_path: Path):
+    raw_dir = copy_raw_cora(shared_raw_dir, tmp_path)
+    (raw_dir / 'ind.cora.graph').write_bytes(b'\x80\x04 not a pickle')
+    with pytest.raises(ValueError, match='can not be read from') as info:
+        load_dataset('planetoid:Cora', root=str(tmp_path))
+    message = str(info.value)
+    assert str(raw_dir) in message and 'may be corrupt' in message
+    assert str(tmp_path / 'Cora' / 'processed') in message
+
+
+def test_corrupt_bundled_npz_names_the_file(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch):
+    bad = tmp_path / 'cora.npz'
+    bad.write_bytes(NPZ_PATH.read_bytes()[:2000])  # Truncated.
+    # The package's data files are looked up in tmp_path instead:
+    monkeypatch.setattr(planetoid_module.resources, 'files',
+                        lambda package: tmp_path)
+    with pytest.raises(ValueError, match='can not be read') as info:
+        load_dataset('cora')
+    assert 'cora.npz' in str(info.value) and 'reinstall' in str(info.value)

@@ -127,6 +127,15 @@ def test_cache(tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match='cached graph'):
         load_synthetic('synthetic', root=str(tmp_path),
                        **dict(kwargs, seed=6))
+    # A corrupt cache is a derived file: it is generated again.
+    monkeypatch.undo()
+    path = tmp_path / 'synthetic' / files[0]
+    path.write_bytes(path.read_bytes()[:300])
+    third = load_synthetic('synthetic', root=str(tmp_path), **kwargs)
+    for key in ('x', 'y', 'edge_index', 'train_mask', 'val_mask'):
+        assert torch.equal(first[key], third[key])
+    fourth = load_synthetic('synthetic', root=str(tmp_path), **kwargs)
+    assert torch.equal(first.x, fourth.x)  # Rewritten, and read back.
 
 
 def test_errors():
