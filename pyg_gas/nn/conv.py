@@ -68,16 +68,21 @@ def current_batch() -> Optional[BatchInfo]:
     return _BATCH.get()
 
 
-def _takes_pair(conv: Module) -> bool:
-    # PyG convs that can be bipartite annotate `x` as a pair of tensors.
+def _pair_params(conv: Module) -> Tuple[Optional[str], ...]:
+    # PyG convs that can be bipartite annotate `x` (and other node-level
+    # inputs, such as `pos`) as pairs of tensors. The forward's parameters
+    # in order, None for those that are not pairs.
     try:
-        param = inspect.signature(conv.forward).parameters.get('x')
+        params = inspect.signature(conv.forward).parameters
     except (TypeError, ValueError):
-        return False
-    if param is None:
-        return False
-    annotation = str(param.annotation)
-    return 'Tuple' in annotation or 'Pair' in annotation
+        return ()
+    return tuple(name if 'Tuple' in str(param.annotation)
+                 or 'Pair' in str(param.annotation) else None
+                 for name, param in params.items())
+
+
+def _takes_pair(conv: Module) -> bool:
+    return 'x' in _pair_params(conv)
 
 
 _NORMALIZE = ("Normalize the graph once before partitioning (e.g. "
@@ -165,6 +170,9 @@ _RULES: Tuple[_Rule, ...] = (
           'takes dictionaries of node and edge types',
           'Wrap one conv per edge type, on a homogeneous view of the '
           'graph'),
+    _Rule(('MeshCNNConv', ), _is(True),
+          "takes the four neighbours of each mesh edge in a fixed order, "
+          'which a mini-batch does not keep', _FULL),
     _Rule(('FusedGATConv', ), _is(True),
           'takes the CSR and CSC structures of the whole graph',
           "Use 'GATConv'"),
@@ -191,6 +199,15 @@ def _refusal(conv: Module) -> Optional[str]:
     return None
 
 
+def _pair(value: Any, batch_size: int, num_rows: int) -> Any:
+    # A node-level input of all B + H rows, as (source, target) rows.
+    if isinstance(value, Tensor) and value.dim() > 0 \
+            and value.size(0) == num_rows \
+            and value.layout == torch.strided:
+        return value, value[:batch_size]
+    return value
+
+
 def _square(value: Any, batch_size: int, num_rows: int) -> Any:
     # The bipartite adjacency of a batch, as square: the B + H input rows
     # are targets too (with no in-edges), so convs that take one 'x' and
@@ -198,7 +215,7 @@ def _square(value: Any, batch_size: int, num_rows: int) -> Any:
     if isinstance(value, EdgeIndex):
         if tuple(value.sparse_size()) != (num_rows, batch_size):
             return value
-        return EdgeIndex(value.as_subclass(Tensor),
+        return EdgeIndex(value.as_tensor(),  # without its cached indptr
                          sparse_size=(num_rows, num_rows),
                          sort_order=value.sort_order)
     if not isinstance(value, Tensor) or value.dim() != 2:
@@ -277,6 +294,9 @@ class GASConv(MessagePassing):
         self.conv = conv
         self.history = history
         self.pair = _takes_pair(conv) if pair is None else pair
+        # Other node-level inputs that the conv takes as pairs, by position
+        # after 'x' (None where the parameter is not one):
+        self._pair_inputs = _pair_params(conv)[1:]
 
     def reset_parameters(self) -> None:
         if hasattr(self.conv, 'reset_parameters'):
@@ -316,6 +336,13 @@ class GASConv(MessagePassing):
                              f"{n_id.numel()} rows of the batch, halo "
                              f"included (got {x.size(0)})")
         if self.pair:
+            # Node-level pair inputs (e.g. 'pos') get their target rows too:
+            n = x.size(0)
+            args = tuple(_pair(a, bs, n) if i < len(self._pair_inputs)
+                         and self._pair_inputs[i] else a
+                         for i, a in enumerate(args))
+            kwargs = {k: _pair(v, bs, n) if k in self._pair_inputs else v
+                      for k, v in kwargs.items()}
             out = self.conv((x, x[:bs]), *args, **kwargs)
         else:
             # One 'x' of B + H rows: the convs see a square graph whose
