@@ -110,7 +110,8 @@ def split_attributes(
     the edge order of :func:`get_edge_index`) and moved to the CPU. A graph
     given as a weighted :obj:`adj_t` without :obj:`edge_weight` contributes
     its values as :obj:`edge_weight`. Node-level attributes must be stacked
-    along dimension 0; they are returned as they are.
+    along dimension 0; they are returned as they are. A tensor of neither
+    level must be clearly graph-level (see :func:`check_graph_attr`).
     """
     node_attrs: Dict[str, Tensor] = {}
     edge_attrs: Dict[str, Tensor] = {}
@@ -134,8 +135,58 @@ def split_attributes(
                                  f"stacked along dimension 0")
             node_attrs[key] = value
         else:
+            check_graph_attr(data, key, value)
             graph_attrs[key] = value
     return node_attrs, edge_attrs, graph_attrs
+
+
+def check_graph_attr(data: Data, key: str, value: Any) -> None:
+    r"""Checks that :obj:`data[key]`, which PyG deems neither node- nor
+    edge-level, is clearly graph-level: not a tensor, a 0-dimensional
+    tensor, a tensor of one row (:obj:`[1, ...]`), or one that PyG
+    concatenates along another dimension than the first (e.g. a
+    :obj:`*_index` tensor). Any other tensor is taken for a node-level
+    attribute of the wrong length (e.g. labels one row short, or
+    :obj:`num_nodes` larger than the rows of :obj:`x`), which would
+    otherwise be carried whole, unpermuted, into every batch: it raises a
+    :class:`ValueError` naming the attribute, its size and the expected
+    :obj:`num_nodes`."""
+    if not isinstance(value, Tensor) or value.dim() == 0 or (
+            value.size(0) == 1 or data.__cat_dim__(key, value) != 0):
+        return
+    raise ValueError(f"Attribute '{key}' has {value.size(0)} rows (shape "
+                     f"{list(value.shape)}), but the graph has "
+                     f"num_nodes={data.num_nodes} (and {data.num_edges} "
+                     f"edges): a node-level attribute needs one row per "
+                     f"node, and a graph-level tensor a leading dimension "
+                     f"of 1")
+
+
+def check_finite_values(name: str, value: Any, chunk: int = 1 << 22) -> None:
+    r"""Raises a :class:`ValueError` naming :obj:`name` and the count of
+    non-finite entries (:obj:`nan`, :obj:`inf`) if the floating-point
+    tensor :obj:`value` has any. One pass in chunks of :obj:`chunk` entries,
+    so the temporary stays small. Other values (integer tensors, a
+    :class:`torch_sparse.SparseTensor`) pass; a torch sparse tensor's
+    stored values are checked."""
+    if not isinstance(value, Tensor):
+        return
+    if value.layout == torch.sparse_coo:
+        value = value._values()  # Coalesced or not.
+    elif value.layout != torch.strided:
+        value = value.values()
+    if not (value.is_floating_point() or value.is_complex()):
+        return
+    flat = value.reshape(-1)
+    count = 0
+    for lo in range(0, flat.numel(), chunk):
+        part = flat[lo:lo + chunk]
+        count += part.numel() - int(torch.isfinite(part).sum())
+    if count > 0:
+        raise ValueError(f"'{name}' holds {count} non-finite values (nan or "
+                         f"inf) of {flat.numel()}; they would spread through "
+                         f"every layer. Clean them, or pass "
+                         f"'check_finite=False' to skip this check")
 
 
 def to_csr(edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:

@@ -11,7 +11,12 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from pyg_gas.checks import check_int
-from pyg_gas.graph import get_edge_index, is_sparse, sparse_to_edge_index
+from pyg_gas.graph import (
+    check_graph_attr,
+    get_edge_index,
+    is_sparse,
+    sparse_to_edge_index,
+)
 from pyg_gas.typing import (
     WITH_PYG_LIB_METIS,
     WITH_PYMETIS,
@@ -245,6 +250,10 @@ def permute(data: Data, perm: Tensor) -> Data:
     stay aligned with it), and the sparse adjacency attributes
     :obj:`adj_t` and :obj:`adj` are permuted on both dimensions. Other sparse
     node-level tensors (e.g. a sparse :obj:`x`) have their rows permuted.
+    A tensor of another length than :obj:`num_nodes` and :obj:`num_edges`
+    that is not clearly graph-level raises a :class:`ValueError` (see
+    :func:`~pyg_gas.graph.check_graph_attr`): it is most likely a node-level
+    attribute of the wrong length, which would be left unpermuted.
 
     Args:
         data (Data): The graph.
@@ -283,6 +292,8 @@ def permute(data: Data, perm: Tensor) -> Data:
         elif isinstance(value, Tensor) and data.is_node_attr(key):
             dim = data.__cat_dim__(key, value)
             out[key] = value.index_select(dim, perm.to(value.device))
+        elif key != 'num_nodes' and not data.is_edge_attr(key):
+            check_graph_attr(data, key, value)  # Not a short node attr.
     return out
 
 

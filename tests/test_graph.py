@@ -10,6 +10,8 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from pyg_gas.graph import (
     build_adj_t,
     check_edge_index,
+    check_finite_values,
+    check_graph_attr,
     check_ptr,
     gather_csr,
     gcn_norm_csr,
@@ -344,6 +346,54 @@ def test_split_attributes_needs_node_attributes_along_dim_0():
     with pytest.raises(ValueError, match="'perm_index' must be stacked along "
                        'dimension 0'):
         split_attributes(data, torch.tensor([0]))
+
+
+def test_split_attributes_refuses_short_node_attributes():
+    data = Data(x=torch.randn(4, 2), y=torch.tensor([0, 1, 1]),
+                edge_index=torch.tensor([[0, 1], [1, 2]]))
+    with pytest.raises(ValueError, match=r"Attribute 'y' has 3 rows \(shape "
+                       r"\[3\]\), but the graph has num_nodes=4 \(and 2 "
+                       r"edges\)"):
+        split_attributes(data, torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize('value,ok', [
+    (torch.tensor(1.0), True),  # 0-dim
+    (torch.ones(1, 5), True),  # [1, ...]
+    ('text', True),
+    ([1, 2, 3], True),
+    (torch.ones(3), False),  # neither 4 nodes nor 2 edges
+    (torch.ones(5, 2), False),
+])
+def test_check_graph_attr(value, ok):
+    data = Data(x=torch.randn(4, 2), edge_index=torch.tensor([[0, 1],
+                                                              [1, 2]]))
+    if ok:
+        check_graph_attr(data, 'attr', value)
+    else:
+        with pytest.raises(ValueError, match=rf"Attribute 'attr' has "
+                           rf"{len(value)} rows"):
+            check_graph_attr(data, 'attr', value)
+    # PyG's index-like keys are concatenated along the last dimension:
+    check_graph_attr(data, 'split_index', torch.ones(2, 7, dtype=torch.long))
+
+
+def test_check_finite_values():
+    x = torch.randn(10, 3)
+    check_finite_values('x', x)
+    check_finite_values('x', None)
+    check_finite_values('y', torch.arange(5))  # Integers are finite.
+    x[[0, 0, 9], [0, 2, 1]] = torch.tensor([float('nan'), float('inf'),
+                                            -float('inf')])
+    for chunk in (1, 4, 1 << 22):  # The chunks add up.
+        with pytest.raises(ValueError, match=r"'x' holds 3 non-finite "
+                           r"values \(nan or inf\) of 30"):
+            check_finite_values('x', x, chunk=chunk)
+    with pytest.raises(ValueError, match="'x' holds 3 non-finite"):
+        check_finite_values('x', x.to_sparse())  # Its stored values.
+    with pytest.raises(ValueError, match="'w' holds 1 non-finite"):
+        check_finite_values('w', torch.tensor([1.0, float('nan')],
+                                              dtype=torch.float16))
 
 
 # num_target_nodes and pad_targets ############################################

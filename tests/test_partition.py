@@ -766,3 +766,30 @@ def test_cache_ignores_self_loops(cora, tmp_path):
                         num_nodes=data.num_nodes)
     assert len(os.listdir(tmp_path)) == 1  # Found, not recomputed.
     assert torch.equal(perm, perm2) and torch.equal(ptr, ptr2)
+
+
+@pytest.mark.parametrize('key,size', [('y', 4), ('train_mask', 6)])
+def test_permute_node_attribute_of_wrong_length_raises(small_graph, key,
+                                                       size):
+    data = small_graph.clone()
+    data[key] = torch.cat([data[key]] * 2)[:size]
+    with pytest.raises(ValueError, match=rf"Attribute '{key}' has {size} "
+                       r"rows .*, but the graph has num_nodes=5 \(and 7 "
+                       r"edges\)"):
+        permute(data, PERM)
+    # 'num_nodes' beyond the rows of 'x':
+    data = small_graph.clone()
+    data.num_nodes = 6
+    with pytest.raises(ValueError, match="Attribute 'x' has 5 rows"):
+        permute(data, torch.tensor([5, 3, 0, 4, 1, 2]))
+
+
+def test_permute_keeps_clearly_graph_level_attributes(small_graph):
+    data = small_graph.clone()
+    data.scale = torch.tensor(2.0)
+    data.split_index = torch.tensor([[0, 1, 2, 3, 4, 0, 1, 2]])
+    data.names = ['a', 'b']
+    out = permute(data, PERM)
+    assert float(out.scale) == 2.0 and out.names == ['a', 'b']
+    assert torch.equal(out.split_index, data.split_index)
+    assert torch.equal(out.graph_attr, data.graph_attr)

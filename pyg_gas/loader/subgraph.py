@@ -11,6 +11,7 @@ from pyg_gas.checks import check_int
 from pyg_gas.data import SubgraphData
 from pyg_gas.graph import (  # noqa: F401 (check_ptr: alias)
     build_adj_t,
+    check_finite_values,
     check_ptr,
     gather_csr,
     get_edge_index,
@@ -39,9 +40,15 @@ class ClusterCollater:
             :obj:`'csr'` (a torch sparse CSR tensor), :obj:`'sparse_tensor'`
             (a :class:`torch_sparse.SparseTensor`), or :obj:`'auto'` for the
             latter when torch-sparse is installed. (default: :obj:`'auto'`)
+        check_finite (bool, optional): Raises a :class:`ValueError` if
+            :obj:`x` or :obj:`edge_weight` holds :obj:`nan` or :obj:`inf`
+            values, which would silently spread through every layer and,
+            through the histories, to every batch. One pass over both, at
+            construction. (default: :obj:`True`)
     """
     def __init__(self, data: Data, ptr: Tensor, halo: bool = True,
-                 adj_format: AdjFormat = 'auto') -> None:
+                 adj_format: AdjFormat = 'auto',
+                 check_finite: bool = True) -> None:
         if not isinstance(data, Data):
             raise TypeError(f"'data' must be a 'Data' object "
                             f"(got {type(data).__name__})")
@@ -62,6 +69,10 @@ class ClusterCollater:
         node_attrs, self.edge_attrs, self.graph_attrs = split_attributes(
             data, perm)
         self.node_attrs = {k: v.cpu() for k, v in node_attrs.items()}
+        if check_finite:
+            for key, attrs in (('x', self.node_attrs),
+                               ('edge_weight', self.edge_attrs)):
+                check_finite_values(key, attrs.get(key))
 
     @property
     def num_parts(self) -> int:
@@ -196,6 +207,9 @@ class SubgraphLoader(DataLoader):
             epoch. (default: :obj:`False`)
         adj_format (str, optional): The format of :obj:`adj_t`, see
             :class:`ClusterCollater`. (default: :obj:`'auto'`)
+        check_finite (bool, optional): Checks :obj:`x` and
+            :obj:`edge_weight` for :obj:`nan` and :obj:`inf` values, see
+            :class:`ClusterCollater`. (default: :obj:`True`)
         **kwargs (optional): Arguments of
             :class:`torch.utils.data.DataLoader`, such as
             :obj:`num_workers`.
@@ -204,11 +218,12 @@ class SubgraphLoader(DataLoader):
 
     def __init__(self, data: Data, ptr: Tensor, batch_size: int = 1,
                  shuffle: bool = False, adj_format: AdjFormat = 'auto',
-                 **kwargs: Any) -> None:
+                 check_finite: bool = True, **kwargs: Any) -> None:
         kwargs.pop('collate_fn', None)
         kwargs.pop('dataset', None)
         self.collater = ClusterCollater(data, ptr, halo=self.halo,
-                                        adj_format=adj_format)
+                                        adj_format=adj_format,
+                                        check_finite=check_finite)
         _check_batch_size(batch_size, self.collater.num_parts)
         self.data = data
         self.ptr = self.collater.ptr
@@ -248,9 +263,10 @@ class ClusterLoader(SubgraphLoader):
 
     def __init__(self, data: Data, ptr: Tensor, batch_size: int = 1,
                  shuffle: bool = True, adj_format: AdjFormat = 'auto',
-                 **kwargs: Any) -> None:
+                 check_finite: bool = True, **kwargs: Any) -> None:
         super().__init__(data, ptr, batch_size=batch_size, shuffle=shuffle,
-                         adj_format=adj_format, **kwargs)
+                         adj_format=adj_format, check_finite=check_finite,
+                         **kwargs)
 
 
 def _unwrap(batch: List[SubgraphData]) -> SubgraphData:
@@ -277,6 +293,10 @@ class EvalSubgraphLoader(DataLoader):
             :class:`ClusterCollater`. (default: :obj:`'auto'`)
         cache (bool, optional): Builds all batches once. (default:
             :obj:`False`)
+        check_finite (bool, optional): Checks :obj:`x` and
+            :obj:`edge_weight` for :obj:`nan` and :obj:`inf` values, see
+            :class:`ClusterCollater` (not again for a given
+            :obj:`collater`). (default: :obj:`True`)
         collater (ClusterCollater, optional): The collater of another loader
             of the same graph and partition (e.g. the training
             :class:`SubgraphLoader`'s), whose copy of the graph is shared
@@ -291,7 +311,8 @@ class EvalSubgraphLoader(DataLoader):
     def __init__(self, data: Data, ptr: Tensor, batch_size: int = 1,
                  adj_format: AdjFormat = 'auto', cache: bool = False,
                  collater: Optional[ClusterCollater] = None,
-                 num_parts: Optional[int] = None, **kwargs: Any) -> None:
+                 num_parts: Optional[int] = None, check_finite: bool = True,
+                 **kwargs: Any) -> None:
         for key in ('collate_fn', 'dataset', 'shuffle', 'batch_size'):
             kwargs.pop(key, None)
         # Iterating a DataLoader draws a seed from its generator: a private
@@ -300,7 +321,8 @@ class EvalSubgraphLoader(DataLoader):
             kwargs['generator'] = torch.Generator().manual_seed(0)
         if collater is None:
             collater = ClusterCollater(data, ptr, halo=True,
-                                       adj_format=adj_format)
+                                       adj_format=adj_format,
+                                       check_finite=check_finite)
         else:
             if not isinstance(collater, ClusterCollater):
                 raise TypeError(f"'collater' must be a 'ClusterCollater' "

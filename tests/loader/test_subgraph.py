@@ -677,3 +677,63 @@ def test_eval_loader_leaves_the_global_rng_alone(cora_cases):
     torch.manual_seed(0)
     assert len(list(loader)) == 2
     assert torch.equal(torch.rand(3), expected)
+
+
+# Guards: no silent wrong answers ############################################
+
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_node_attribute_of_wrong_length_raises(kind):
+    data, ptr = hand_case(4)
+    data.y = data.y[:-1]  # One row short: PyG deems it graph-level.
+    with pytest.raises(ValueError, match=r"Attribute 'y' has 9 rows \(shape "
+                       r"\[9\]\), but the graph has num_nodes=10"):
+        make_loader(kind, data, ptr)
+    # 'num_nodes' beyond the rows of 'x':
+    data, ptr = hand_case(4)
+    data.num_nodes = 12
+    with pytest.raises(ValueError, match=r"Attribute 'x' has 10 rows .* "
+                       r"num_nodes=12"):
+        make_loader(kind, data, torch.tensor([0, 3, 5, 8, 12]))
+
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_clearly_graph_level_attributes_pass(kind):
+    data, ptr = hand_case(4)
+    data.scale = torch.tensor(2.0)  # 0-dim
+    data.class_weight = torch.ones(1, 3)  # [1, ...]
+    data.split_index = torch.tensor([[0, 1, 2]])  # PyG's index-like key
+    data.labels = ['a', 'b']  # not a tensor
+    batch = next(iter(make_loader(kind, data, ptr)))
+    assert torch.equal(batch.class_weight, data.class_weight)
+    assert float(batch.scale) == 2.0 and batch.labels == ['a', 'b']
+
+
+@pytest.mark.parametrize('kind', KINDS)
+@pytest.mark.parametrize('key', ['x', 'edge_weight'])
+@pytest.mark.parametrize('bad', [float('nan'), float('inf'), -float('inf')])
+def test_non_finite_values_raise(kind, key, bad):
+    data, ptr = hand_case(4)
+    data[key] = data[key].clone()
+    data[key].view(-1)[[1, 4]] = bad
+    with pytest.raises(ValueError, match=rf"'{key}' holds 2 non-finite "
+                       r"values \(nan or inf\) of \d+; .*'check_finite=Fa"):
+        make_loader(kind, data, ptr)
+    # Skippable, e.g. for a model that masks them itself:
+    loader = make_loader(kind, data, ptr, check_finite=False)
+    assert any(not bool(batch[key].isfinite().all()) for batch in loader)
+
+
+def test_non_finite_weights_of_an_adj_t_raise():
+    data, ptr = hand_case(4)
+    src, dst = data.edge_index
+    weight = data.edge_weight.clone()
+    weight[3] = float('nan')
+    dense = torch.zeros(10, 10).index_put_((dst, src), weight,
+                                           accumulate=True)
+    graph = Data(x=data.x, adj_t=dense.to_sparse_csr())
+    with pytest.raises(ValueError, match="'edge_weight' holds 1 non-finite"):
+        SubgraphLoader(graph, ptr)
+    # An integer 'x' needs no check:
+    data.x = data.x.long()
+    assert len(list(SubgraphLoader(data, ptr))) == 4
