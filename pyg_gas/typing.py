@@ -36,12 +36,27 @@ WITH_TORCH_SCATTER: bool = torch_scatter is not None
 WITH_PYG_LIB: bool = pyg_lib is not None
 WITH_PYMETIS: bool = pymetis is not None
 
-# METIS inside the compiled extensions is optional at their build time:
-WITH_TORCH_SPARSE_METIS: bool = (WITH_TORCH_SPARSE and hasattr(
-    torch.ops.torch_sparse, 'partition'))
-WITH_PYG_LIB_METIS: bool = (WITH_PYG_LIB
-                            and hasattr(pyg_lib, 'partition')
-                            and hasattr(pyg_lib.partition, 'metis'))
+def _works(probe: Any) -> bool:
+    # Whether a tiny call of an optional feature succeeds: an extension may
+    # have the op and still raise when called (e.g. torch-sparse built
+    # without METIS says "Not compiled with METIS support").
+    try:
+        probe()
+    except Exception:
+        return False
+    return True
+
+
+# A ring of 4 nodes in CSR form, for the METIS probes:
+_RING = (torch.tensor([0, 2, 4, 6, 8]),
+         torch.tensor([1, 3, 0, 2, 1, 3, 2, 0]))
+
+# METIS inside the compiled extensions is optional at their build time, so
+# it is detected by partitioning the ring once:
+WITH_TORCH_SPARSE_METIS: bool = WITH_TORCH_SPARSE and _works(
+    lambda: torch.ops.torch_sparse.partition(*_RING, None, 2, False))
+WITH_PYG_LIB_METIS: bool = WITH_PYG_LIB and _works(
+    lambda: pyg_lib.partition.metis(*_RING, 2))
 
 
 def _has_module(name: str) -> bool:
