@@ -8,7 +8,20 @@ import torch.nn.functional as F
 import torch_geometric.transforms as T
 from torch.nn import BatchNorm1d, Linear, ModuleList, ReLU, Sequential
 from torch_geometric.data import Data
-from torch_geometric.nn import GATConv, GCNConv, GINEConv, SAGEConv
+from torch_geometric.nn import (
+    AntiSymmetricConv,
+    ARMAConv,
+    DirGNNConv,
+    GATConv,
+    GatedGraphConv,
+    GCNConv,
+    GINEConv,
+    PNAConv,
+    SAGEConv,
+    SGConv,
+    SimpleConv,
+    TAGConv,
+)
 from torch_geometric.utils import add_self_loops
 
 from pyg_gas import (
@@ -579,3 +592,124 @@ def test_full_graph_pair_input_fills_history():
     torch.testing.assert_close(gas((x, x), edge_index),
                                conv((x, x), edge_index))
     torch.testing.assert_close(gas.history.pull(), x)
+
+
+# Guards against silent wrong answers: ######################################
+
+
+def cora_parts(data, num_parts=7):
+    perm, ptr = metis(data, num_parts, log=False)
+    return permute(data, perm), ptr
+
+
+def test_sgconv_is_refused_not_wrong(cora):
+    # SGConv normalizes by degrees inside the call: on mini-batches it was
+    # 0.09 off on Cora. Now it is refused, naming the alternative.
+    data, ptr = cora_parts(cora)
+    gas = GASConv(SGConv(data.num_features, NUM_CLASSES, K=1)).eval()
+    gas(data.x, data.edge_index)  # The whole graph: fine.
+    with pytest.raises(ValueError, match='SGConv.*Stack 1-hop'):
+        gas_inference(gas, EvalSubgraphLoader(data, ptr, batch_size=1),
+                      call=lambda m, b: m(b.x, b.edge_index))
+
+
+def test_nested_normalizing_conv_is_refused():
+    # The GCNConv(normalize=True) inside AntiSymmetricConv is found:
+    gas = GASConv(AntiSymmetricConv(4), History(10, 4))
+    with gas_batch(batch_size=2, n_id=torch.arange(4)):
+        with pytest.raises(ValueError, match="'GCNConv' \\(inside "
+                           "'AntiSymmetricConv'\\).*GCNNorm"):
+            gas(torch.randn(2, 4), torch.ones(2, 4).to_sparse_csr())
+
+
+def test_cached_conv_is_refused():
+    gas = GASConv(GCNConv(4, 3, normalize=False, cached=True))
+    with gas_batch(batch_size=2, n_id=torch.arange(4)):
+        with pytest.raises(ValueError, match="cached=False"):
+            gas(torch.randn(4, 4), torch.ones(2, 4).to_sparse_csr())
+
+
+def test_one_gas_conv_called_twice_is_refused():
+    # Weight sharing through one GASConv would mix two call sites in one
+    # history; two GASConvs around one conv share the weights exactly.
+    conv = SAGEConv(4, 4)
+    gas = GASConv(conv, History(10, 4))
+    adj_t = torch.ones(2, 4).to_sparse_csr()
+    with gas_batch(batch_size=2, n_id=torch.tensor([0, 1, 5, 6])):
+        h = gas(torch.randn(2, 4), adj_t)
+        with pytest.raises(ValueError, match='twice.*one .GASConv. .*per '
+                           'call site'):
+            gas(h, adj_t)
+    first, second = GASConv(conv, History(10, 4)), GASConv(conv,
+                                                           History(10, 4))
+    with gas_batch(batch_size=2, n_id=torch.tensor([0, 1, 5, 6])):
+        second(first(torch.randn(2, 4), adj_t), adj_t)
+
+
+@pytest.mark.parametrize('make', [
+    lambda: TAGConv(4, 3),
+    lambda: ARMAConv(4, 3, num_layers=2),
+    lambda: GatedGraphConv(4, num_layers=2),
+    lambda: DirGNNConv(GCNConv(4, 3, normalize=False)),
+])
+def test_multi_hop_convs_are_refused(make):
+    gas = GASConv(make(), History(10, 4))
+    x, edge_index = torch.randn(2, 4), torch.tensor([[2, 3, 0], [0, 1, 1]])
+    with gas_batch(batch_size=2, n_id=torch.tensor([0, 1, 5, 6])):
+        with pytest.raises(ValueError, match='wrong outputs: .*\\. '):
+            gas(x, edge_index)
+
+
+def test_pna_conv_used_raw_is_made_exact():
+    # PNAConv takes one 'x' and adds a root term: the wrapper squares the
+    # bipartite adjacency of the batch for it (a size mismatch before).
+    torch.manual_seed(0)
+    num_nodes = 40
+    data = Data(x=torch.randn(num_nodes, 4),
+                edge_index=torch.randint(num_nodes, (2, 160)))
+    deg = torch.tensor([1, 4, 8, 8, 6, 4, 2, 1])
+    conv = PNAConv(4, 4, ['mean', 'max'], ['identity', 'amplification'],
+                   deg)
+    gas = GASConv(conv, History(num_nodes, 4)).eval()
+    assert not gas.pair
+    data, ptr = cora_parts(data, 4)
+    with torch.no_grad():
+        expected = gas(data.x, data.edge_index)
+        for batch in SubgraphLoader(data, ptr, 2):
+            with gas_batch(batch):
+                out = gas(batch.x[:batch.batch_size], batch.edge_index)
+            assert_exact(out, expected[batch.n_id[:batch.batch_size]])
+
+
+def test_normalizing_conv_with_adj_t_is_refused_clearly():
+    # It was a bare AssertionError inside PyG's gcn_norm.
+    gas = GASConv(SGConv(4, 3))
+    with gas_batch(batch_size=2, n_id=torch.arange(4)):
+        with pytest.raises(ValueError, match='SGConv'):
+            gas(torch.randn(4, 4), torch.ones(2, 4).to_sparse_csr())
+
+
+def test_sage_l2_normalization_is_exact(gcn_cora):
+    # SAGEConv(normalize=True) L2-normalizes each output row: exact under
+    # GAS, so it is not refused.
+    data, ptr = gcn_cora
+    torch.manual_seed(0)
+    model = TwoLayer(SAGEConv(data.num_features, 8, normalize=True),
+                     SAGEConv(8, NUM_CLASSES, normalize=True),
+                     data.num_nodes, 8).eval()
+    adj_t = full_adj_t(data)
+    with torch.no_grad():
+        expected = model(data.x, adj_t)
+    out = gas_inference(copy.deepcopy(model), EvalSubgraphLoader(data, ptr, 2))
+    assert_exact(out, expected)
+
+
+def test_gas_inference_without_parameters(gcn_cora):
+    # It was a bare StopIteration: the model has no parameter to take the
+    # device from.
+    data, ptr = gcn_cora
+    gas = GASConv(SimpleConv())
+    out = gas_inference(gas, EvalSubgraphLoader(data, ptr, 2))
+    with torch.no_grad():
+        expected = SimpleConv()(data.x, full_adj_t(data))
+    assert_exact(out, expected)
