@@ -112,17 +112,46 @@ def _digest(edge_index: Tensor, params: dict,
     return h.hexdigest()
 
 
-def _load_cache(path: str, key: str,
-                num_nodes: int) -> Optional[Tuple[Tensor, Tensor]]:
+def _cache_problem(perm: Any, ptr: Any, num_nodes: int,
+                   num_parts: int) -> Optional[str]:
+    # What is wrong with a cached partition of 'num_nodes' nodes into
+    # 'num_parts' parts, or None: one pass over 'perm'.
+    for name, value, size in (('perm', perm, num_nodes),
+                              ('ptr', ptr, num_parts + 1)):
+        if not isinstance(value, Tensor) or value.dtype != torch.long or (
+                value.dim() != 1):
+            return f"'{name}' is not a one-dimensional torch.long tensor"
+        if value.numel() != size:
+            return f"'{name}' has {value.numel()} entries, expected {size}"
+    if int(ptr[0]) != 0 or int(ptr[-1]) != num_nodes:
+        return (f"'ptr' runs from {int(ptr[0])} to {int(ptr[-1])}, "
+                f"expected 0 to {num_nodes}")
+    if bool((ptr[1:] < ptr[:-1]).any()):
+        return "'ptr' decreases"
+    if int(perm.min()) < 0 or int(perm.max()) >= num_nodes or not bool(
+            (torch.bincount(perm, minlength=num_nodes) == 1).all()):
+        return f"'perm' is not a permutation of [0, {num_nodes})"
+    return None
+
+
+def _load_cache(path: str, key: str, num_nodes: int, num_parts: int,
+                log: bool) -> Optional[Tuple[Tensor, Tensor]]:
     if not osp.exists(path):
         return None
     try:
         obj = torch.load(path, weights_only=True)
-        ok = (isinstance(obj, dict) and obj.get('key') == key
-              and obj['perm'].numel() == num_nodes)
+        ok = isinstance(obj, dict) and obj.get('key') == key
     except Exception:  # A corrupt or foreign file: recompute.
         ok = False
     if not ok:
+        return None
+    # The right key, but is the entry sound (a partial or edited write)?
+    problem = _cache_problem(obj.get('perm'), obj.get('ptr'), num_nodes,
+                             num_parts)
+    if problem is not None:
+        if log:
+            _log(f'metis: the cached partition in {path} is inconsistent '
+                 f'({problem}); recomputing it')
         return None
     return obj['perm'], obj['ptr']
 
@@ -155,7 +184,11 @@ def metis(
 
     Partitions are cached in :obj:`cache_dir` under a key made of the graph's
     content and all parameters, so a cache is never reused for another graph
-    or setting. Cache files are written atomically.
+    or setting. Cache files are written atomically. A cached entry is
+    checked before use (:obj:`perm` a permutation of :obj:`[0, num_nodes)`,
+    :obj:`ptr` non-decreasing from :obj:`0` to :obj:`num_nodes` with
+    :obj:`num_parts + 1` entries); an unreadable or inconsistent one is
+    recomputed and rewritten.
 
     Args:
         data_or_edge_index (Data or torch.Tensor): The graph: a
@@ -215,7 +248,7 @@ def metis(
                       seed=int(seed), backend=backend)
         key = _digest(edge_index, params)
         path = osp.join(cache_dir, f'metis_{key[:24]}.pt')
-        cached = _load_cache(path, key, num_nodes)
+        cached = _load_cache(path, key, num_nodes, num_parts, log)
         if cached is not None:
             if log:
                 _log(f'metis: loaded {num_parts} parts from {path}')

@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 
 import numpy as np
@@ -407,6 +408,49 @@ def test_metis_cache_corrupted_file_is_recomputed(cora, tmp_path, capsys,
     assert 'loaded' in capsys.readouterr().err
     assert torch.equal(perm, expected[0])
     assert torch.equal(ptr, expected[1])
+
+
+@needs_pymetis
+@pytest.mark.parametrize('corrupt,problem', [
+    (lambda perm, ptr: (perm.flip(0)[:-1], ptr), "'perm' has 2707 entries"),
+    (lambda perm, ptr: (torch.cat([perm[:-1], perm[:1]]), ptr),
+     r"'perm' is not a permutation of \[0, 2708\)"),
+    (lambda perm, ptr: (perm + 1, ptr), "'perm' is not a permutation"),
+    (lambda perm, ptr: (perm.int(), ptr), "'perm' is not a one-dim"),
+    (lambda perm, ptr: (perm, ptr[:-1]), "'ptr' has 7 entries, expected 8"),
+    (lambda perm, ptr: (perm, ptr.flip(0)), "'ptr' runs from 2708 to 0"),
+    (lambda perm, ptr: (perm, ptr - ptr.clamp(max=1)), "'ptr' runs from"),
+    (lambda perm, ptr: (perm, torch.cat([ptr[:1], ptr[2:3], ptr[1:2],
+                                         ptr[3:]])), "'ptr' decreases"),
+    (lambda perm, ptr: (None, ptr), "'perm' is not a one-dim"),
+])
+def test_metis_cache_inconsistent_entry_is_recomputed(cora, tmp_path, capsys,
+                                                      corrupt, problem):
+    # The key matches, but the entry does not (a partial or edited write):
+    expected = metis(cora, 7, cache_dir=str(tmp_path), log=False)
+    (name, ) = cache_files(tmp_path)
+    path = tmp_path / name
+    obj = torch.load(path, weights_only=True)
+    obj['perm'], obj['ptr'] = corrupt(obj['perm'], obj['ptr'])
+    torch.save(obj, path)
+
+    capsys.readouterr()
+    perm, ptr = metis(cora, 7, cache_dir=str(tmp_path))
+    err = capsys.readouterr().err
+    assert 'loaded' not in err
+    assert re.search(rf'cached partition in .*{name} is inconsistent '
+                     rf'\({problem}.*\); recomputing it', err)
+    assert torch.equal(perm, expected[0])
+    assert torch.equal(ptr, expected[1])
+    assert cache_files(tmp_path) == [name]  # Rewritten, no leftovers.
+    perm, ptr = metis(cora, 7, cache_dir=str(tmp_path))
+    assert 'loaded' in capsys.readouterr().err
+    assert torch.equal(perm, expected[0]) and torch.equal(ptr, expected[1])
+    # Silent with log=False:
+    torch.save(dict(obj, ptr=None), path)
+    assert torch.equal(metis(cora, 7, cache_dir=str(tmp_path),
+                             log=False)[0], expected[0])
+    assert capsys.readouterr().err == ''
 
 
 @needs_pymetis
