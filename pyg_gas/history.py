@@ -192,6 +192,10 @@ class History(torch.nn.Module):
         :obj:`[len(n_id), embedding_dim]`, the rows are written into it
         (cast to its type) and it is returned: reusing one buffer saves
         allocating, and first touching, a fresh one per call.
+
+        Ids outside :obj:`[0, num_embeddings)` raise a
+        :class:`NodeIndexError` (a :class:`ValueError`) naming the smallest
+        or largest id, here and in :meth:`push` and :meth:`staleness`.
         """
         if out is not None:
             if n_id is None:
@@ -241,6 +245,9 @@ class History(torch.nn.Module):
 
         :obj:`step` is the step recorded for the rows (default: the current
         one), for writes that complete later than they were issued.
+
+        :obj:`x` must be real: a complex tensor raises a
+        :class:`TypeError`, since the store would drop its imaginary part.
         """
         check_rows('x', x, self.embedding_dim)
         if x.is_complex():  # Casting would drop the imaginary part.

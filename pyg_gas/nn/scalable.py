@@ -148,6 +148,10 @@ class ScalableGNN(Module):
             edge_attr (torch.Tensor, optional): Edge features, in the order
                 of the adjacency's edges (e.g. :obj:`batch.edge_attr`), for
                 models whose convs take them. (default: :obj:`None`)
+
+        Floating-point features must have the type of the model's
+        parameters (a :class:`TypeError` naming both otherwise, outside of
+        :class:`torch.autocast`).
         """
         if batch_size is not None and n_id is None:
             raise ValueError("A mini-batch ('batch_size' given) needs the "
@@ -245,7 +249,8 @@ class ScalableGNN(Module):
     def _apply(self, fn: Any, recurse: bool = True) -> 'ScalableGNN':
         self.synchronize_histories()
         # The histories move with the model, but keep 'history_dtype':
-        histories = [m for m in self.modules() if isinstance(m, History)]
+        histories = [m for m in self.modules()
+                     if isinstance(m, History) and not m._keep_dtype]
         for history in histories:
             history._keep_dtype = True
         try:
