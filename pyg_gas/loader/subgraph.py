@@ -39,7 +39,13 @@ class ClusterCollater:
         adj_format (str, optional): The format of :obj:`adj_t`:
             :obj:`'csr'` (a torch sparse CSR tensor), :obj:`'sparse_tensor'`
             (a :class:`torch_sparse.SparseTensor`), or :obj:`'auto'` for the
-            latter when torch-sparse is installed. (default: :obj:`'auto'`)
+            latter when torch-sparse is installed. :obj:`'csr'` is the
+            default, so that installing torch-sparse never changes what a
+            model computes: some convs treat the two formats differently
+            (PyG's :class:`~torch_geometric.nn.conv.SAGEConv` drops the
+            values of a :class:`SparseTensor`, and its :obj:`to_dense()`
+            keeps one of two duplicate edges where a product sums both).
+            (default: :obj:`'csr'`)
         check_finite (bool, optional): Raises a :class:`ValueError` if
             :obj:`x` or :obj:`edge_weight` holds :obj:`nan` or :obj:`inf`
             values, which would silently spread through every layer and,
@@ -47,7 +53,7 @@ class ClusterCollater:
             construction. (default: :obj:`True`)
     """
     def __init__(self, data: Data, ptr: Tensor, halo: bool = True,
-                 adj_format: AdjFormat = 'auto',
+                 adj_format: AdjFormat = 'csr',
                  check_finite: bool = True) -> None:
         if not isinstance(data, Data):
             raise TypeError(f"'data' must be a 'Data' object "
@@ -206,7 +212,7 @@ class SubgraphLoader(DataLoader):
         shuffle (bool, optional): Draws random groups of clusters every
             epoch. (default: :obj:`False`)
         adj_format (str, optional): The format of :obj:`adj_t`, see
-            :class:`ClusterCollater`. (default: :obj:`'auto'`)
+            :class:`ClusterCollater`. (default: :obj:`'csr'`)
         check_finite (bool, optional): Checks :obj:`x` and
             :obj:`edge_weight` for :obj:`nan` and :obj:`inf` values, see
             :class:`ClusterCollater`. (default: :obj:`True`)
@@ -217,7 +223,7 @@ class SubgraphLoader(DataLoader):
     halo: bool = True
 
     def __init__(self, data: Data, ptr: Tensor, batch_size: int = 1,
-                 shuffle: bool = False, adj_format: AdjFormat = 'auto',
+                 shuffle: bool = False, adj_format: AdjFormat = 'csr',
                  check_finite: bool = True, **kwargs: Any) -> None:
         kwargs.pop('collate_fn', None)
         kwargs.pop('dataset', None)
@@ -262,7 +268,7 @@ class ClusterLoader(SubgraphLoader):
     halo: bool = False
 
     def __init__(self, data: Data, ptr: Tensor, batch_size: int = 1,
-                 shuffle: bool = True, adj_format: AdjFormat = 'auto',
+                 shuffle: bool = True, adj_format: AdjFormat = 'csr',
                  check_finite: bool = True, **kwargs: Any) -> None:
         super().__init__(data, ptr, batch_size=batch_size, shuffle=shuffle,
                          adj_format=adj_format, check_finite=check_finite,
@@ -290,7 +296,7 @@ class EvalSubgraphLoader(DataLoader):
         batch_size (int, optional): The number of consecutive clusters per
             batch. (default: :obj:`1`)
         adj_format (str, optional): The format of :obj:`adj_t`, see
-            :class:`ClusterCollater`. (default: :obj:`'auto'`)
+            :class:`ClusterCollater`. (default: :obj:`'csr'`)
         cache (bool, optional): Builds all batches once. (default:
             :obj:`False`)
         check_finite (bool, optional): Checks :obj:`x` and
@@ -309,7 +315,7 @@ class EvalSubgraphLoader(DataLoader):
             :class:`torch.utils.data.DataLoader`.
     """
     def __init__(self, data: Data, ptr: Tensor, batch_size: int = 1,
-                 adj_format: AdjFormat = 'auto', cache: bool = False,
+                 adj_format: AdjFormat = 'csr', cache: bool = False,
                  collater: Optional[ClusterCollater] = None,
                  num_parts: Optional[int] = None, check_finite: bool = True,
                  **kwargs: Any) -> None:

@@ -737,3 +737,17 @@ def test_non_finite_weights_of_an_adj_t_raise():
     # An integer 'x' needs no check:
     data.x = data.x.long()
     assert len(list(SubgraphLoader(data, ptr))) == 4
+
+
+def test_default_format_does_not_depend_on_torch_sparse(cora, monkeypatch):
+    # Installing torch-sparse never changes what a model computes: the
+    # default batch format stays a torch CSR tensor, SparseTensor is opt-in.
+    import pyg_gas.loader.subgraph as subgraph_module
+    monkeypatch.setattr(subgraph_module, 'WITH_TORCH_SPARSE', True)
+    perm, ptr = metis(cora, 4, log=False)
+    data = permute(cora, perm)
+    for loader in (SubgraphLoader(data, ptr), ClusterLoader(data, ptr),
+                   EvalSubgraphLoader(data, ptr)):
+        assert loader.collater.adj_format == 'csr'
+        batch = next(iter(loader))
+        assert batch.adj_t.layout == torch.sparse_csr
