@@ -147,15 +147,17 @@ _RULES: Tuple[_Rule, ...] = (
           _HOPS.format(hops="'num_layers'"), _STACK),
     _Rule(('AntiSymmetricConv', ), _attr('num_iters', lambda k: k > 1),
           _HOPS.format(hops="'num_iters'"), _STACK),
-    _Rule(('PANConv', ), _is(True),
-          _HOPS.format(hops="'filter_size'") + ' (path matrices)', _STACK),
+    _Rule(('MeshCNNConv', ), _is(True),
+          "takes the four neighbours of each mesh edge in a fixed order, "
+          'which a mini-batch does not keep', _FULL),
+    _Rule(('WLConv', ), _is(True),
+          'assigns colours from a hash table filled in the order it sees '
+          'the nodes', _FULL),
     _Rule(('DirGNNConv', ), _is(True),
           'aggregates over the out-edges of a node as well, which a '
           'mini-batch does not hold (it keeps the in-edges of its nodes)',
           'Add the reversed edges to the graph before partitioning and '
           'use an edge feature to tell the directions apart'),
-    _Rule(('GPSConv', ), _is(True),
-          'attends over all nodes of its input, not over neighbours', _FULL),
     _Rule(('GravNetConv', 'DynamicEdgeConv', 'XConv'), _is(True),
           'builds a k-nearest-neighbour graph over the nodes of its input',
           'Build the k-NN graph once on the whole point set and use a '
@@ -163,19 +165,17 @@ _RULES: Tuple[_Rule, ...] = (
     _Rule(('HypergraphConv', ), _is(True),
           'normalizes by hyperedge degrees, which a mini-batch does not '
           'hold', _FULL),
-    _Rule(('WLConv', ), _is(True),
-          'assigns colours from a hash table filled in the order it sees '
-          'the nodes', _FULL),
+    _Rule(('GPSConv', ), _is(True),
+          'attends over all nodes of its input, not over neighbours', _FULL),
+    _Rule(('PANConv', ), _is(True),
+          _HOPS.format(hops="'filter_size'") + ' (path matrices)', _STACK),
+    _Rule(('FusedGATConv', ), _is(True),
+          'takes the CSR and CSC structures of the whole graph',
+          "Use 'GATConv'"),
     _Rule(('HGTConv', 'HANConv', 'HeteroConv'), _is(True),
           'takes dictionaries of node and edge types',
           'Wrap one conv per edge type, on a homogeneous view of the '
           'graph'),
-    _Rule(('MeshCNNConv', ), _is(True),
-          "takes the four neighbours of each mesh edge in a fixed order, "
-          'which a mini-batch does not keep', _FULL),
-    _Rule(('FusedGATConv', ), _is(True),
-          'takes the CSR and CSC structures of the whole graph',
-          "Use 'GATConv'"),
 )
 
 
