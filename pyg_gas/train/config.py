@@ -5,7 +5,7 @@ import os.path as osp
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional
 
-from pyg_gas.checks import check_number
+from pyg_gas.checks import check_choice, check_number
 from pyg_gas.train.build import HISTORY_DTYPES, LAYERWISE, LOADERS, MODELS
 from pyg_gas.utils import check_writable_dir, check_writable_file
 
@@ -207,9 +207,7 @@ def _check_choices(config: TrainConfig) -> None:
     for key, choices in (('model', sorted(MODELS)), ('loader', list(LOADERS)),
                          ('device', list(DEVICES)),
                          ('history_dtype', list(HISTORY_DTYPES))):
-        if getattr(config, key) not in choices:
-            raise ValueError(f"'{key}' must be one of {choices} "
-                             f"(got '{getattr(config, key)}')")
+        check_choice(key, getattr(config, key), choices)
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
