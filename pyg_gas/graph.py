@@ -8,7 +8,8 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.transforms import GCNNorm
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.utils import scatter
 
 from pyg_gas.typing import WITH_TORCH_SPARSE, SparseTensor
 
@@ -333,16 +334,82 @@ def check_ptr(ptr: Any, num_nodes: int) -> Tensor:
     return ptr.cpu()
 
 
+def add_node_self_loops(data: Data, keep_existing: bool = False) -> Data:
+    r"""Returns a shallow copy of :obj:`data` whose :obj:`edge_index` holds
+    the edges of :obj:`data` that are not self-loops, in their order,
+    followed by one self-loop per node :math:`0, \ldots, N - 1`.
+
+    Every edge-level attribute (:obj:`edge_weight`, :obj:`edge_attr` and
+    any other that PyG deems edge-level) is realigned with the new edges:
+    the rows of the kept edges are kept, and the row of node :math:`i`'s
+    self-loop is
+
+    * with :obj:`keep_existing=True`, the row of an existing self-loop of
+      :math:`i` (the last one if :math:`i` has several), as in PyG's
+      :func:`~torch_geometric.utils.add_remaining_self_loops`;
+    * otherwise, or if :math:`i` has none, :obj:`1` for
+      :obj:`edge_weight`, and for any other attribute the mean of the rows
+      of :math:`i`'s incoming edges that are not self-loops (zeros if it
+      has none), as :class:`~torch_geometric.nn.conv.GATConv` fills them
+      (:obj:`fill_value='mean'`).
+    """
+    if data.edge_index is None:
+        raise ValueError("Adding self-loops needs 'edge_index' (the graph "
+                         "has none; convert 'adj_t' with "
+                         "'torch_geometric.transforms.ToUndirected' or build "
+                         "the Data with an 'edge_index')")
+    num_nodes = data.num_nodes
+    edge_index = data.edge_index
+    src, dst = edge_index[0], edge_index[1]
+    not_loop = src != dst
+    loop = torch.arange(num_nodes, device=edge_index.device)
+    # For each node, the position of its last existing self-loop (or -1):
+    last = torch.full((num_nodes, ), -1, dtype=torch.long,
+                      device=edge_index.device)
+    if keep_existing:
+        pos = (~not_loop).nonzero().view(-1)
+        last.scatter_reduce_(0, src[pos], pos, reduce='amax')
+    has_loop = last >= 0
+
+    out = copy.copy(data)
+    for key, value in data.items():
+        if (key == 'edge_index' or not isinstance(value, Tensor)
+                or not data.is_edge_attr(key)):
+            continue
+        if key == 'edge_weight':
+            fill = value.new_ones((num_nodes, ) + value.shape[1:])
+        else:
+            fill = scatter(value[not_loop], dst[not_loop], 0, num_nodes,
+                           reduce='mean')
+        if keep_existing and value.size(0) > 0:
+            view = (-1, ) + (1, ) * (value.dim() - 1)
+            fill = torch.where(has_loop.view(view),
+                               value[last.clamp(min=0)], fill)
+        out[key] = torch.cat([value[not_loop], fill], dim=0)
+    out.edge_index = torch.cat(
+        [edge_index[:, not_loop], loop.view(1, -1).expand(2, -1)], dim=1)
+    return out
+
+
 def gcn_normalize(data: Data) -> Data:
     r"""Returns a copy of :obj:`data` with self-loops added and the symmetric
     GCN normalization :math:`\mathbf{\hat{D}}^{-1/2} \mathbf{\hat{A}}
     \mathbf{\hat{D}}^{-1/2}` of the *whole* graph stored as
-    :obj:`edge_weight`, so that mini-batches see whole-graph degrees."""
-    if data.edge_index is None:
-        raise ValueError("GCN normalization needs 'edge_index'")
-    # A shallow copy: the transform replaces the edges rather than changing
-    # them in place, and cloning a large graph would double its memory.
-    return GCNNorm(add_self_loops=True)(copy.copy(data))
+    :obj:`edge_weight`, so that mini-batches see whole-graph degrees.
+
+    As in PyG's :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm`, a node
+    that has a self-loop keeps it (with its weight), and every other node
+    gets one of weight :obj:`1`. Other edge-level attributes, such as
+    :obj:`edge_attr`, stay aligned with the edges (see
+    :func:`add_node_self_loops`).
+    """
+    # A shallow copy: the edges are replaced rather than changed in place,
+    # and cloning a large graph would double its memory.
+    data = add_node_self_loops(data, keep_existing=True)
+    data.edge_index, data.edge_weight = gcn_norm(
+        data.edge_index, data.get('edge_weight'), data.num_nodes,
+        add_self_loops=False)
+    return data
 
 
 def gcn_norm_csr(edge_index: Tensor,

@@ -8,6 +8,7 @@ from torch_geometric.nn import GCNConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from pyg_gas.graph import (
+    add_node_self_loops,
     build_adj_t,
     check_edge_index,
     check_finite_values,
@@ -465,6 +466,76 @@ def test_check_ptr():
 def test_check_ptr_errors(ptr, error, match):
     with pytest.raises(error, match=match):
         check_ptr(ptr, 5)
+
+
+# add_node_self_loops #########################################################
+
+# Edge features of the hand graph's edges e0..e6, two columns each:
+HAND_ATTR = [[1.0, 0.0], [2.0, 1.0], [3.0, 2.0], [4.0, 3.0], [5.0, 4.0],
+             [6.0, 5.0], [7.0, 6.0]]
+
+
+def test_add_node_self_loops_replaces_loops():
+    data = Data(edge_index=hand_edge_index(), num_nodes=NUM_NODES,
+                edge_weight=torch.tensor(HAND_WEIGHTS),
+                edge_attr=torch.tensor(HAND_ATTR),
+                x=torch.randn(NUM_NODES, 3))
+    out = add_node_self_loops(data)
+    assert out is not data and out.x is data.x
+    assert data.edge_index.tolist() == HAND_EDGE_INDEX  # Unchanged.
+    # The six edges that are not loops, in order, then 0 -> 0, ..., 4 -> 4:
+    assert out.edge_index.tolist() == [[1, 0, 2, 0, 3, 1, 0, 1, 2, 3, 4],
+                                       [0, 2, 0, 2, 1, 0, 0, 1, 2, 3, 4]]
+    # Unit weights on the new loops (the old loop's 3.0 is dropped):
+    assert out.edge_weight.tolist() == [1.0, 2.0, 4.0, 5.0, 6.0, 7.0,
+                                        1.0, 1.0, 1.0, 1.0, 1.0]
+    # Loop features: the mean of the node's incoming non-loop edges
+    # (node 0: e0, e3, e6; node 1: e5; node 2: e1, e4), zeros for none:
+    assert out.edge_attr.tolist() == [
+        [1.0, 0.0], [2.0, 1.0], [4.0, 3.0], [5.0, 4.0], [6.0, 5.0],
+        [7.0, 6.0], [4.0, 3.0], [6.0, 5.0], [3.5, 2.5], [0.0, 0.0],
+        [0.0, 0.0]]
+
+
+def test_add_node_self_loops_keeps_existing():
+    # Node 2 has two loops (e2 and a new e7): the last one's rows are kept.
+    edge_index = torch.cat([hand_edge_index(), torch.tensor([[2], [2]])], 1)
+    data = Data(edge_index=edge_index, num_nodes=NUM_NODES,
+                edge_weight=torch.tensor(HAND_WEIGHTS + [9.0]),
+                edge_attr=torch.tensor(HAND_ATTR + [[8.0, 8.0]]))
+    out = add_node_self_loops(data, keep_existing=True)
+    assert out.edge_index.size(1) == 6 + NUM_NODES
+    assert out.edge_weight[6:].tolist() == [1.0, 1.0, 9.0, 1.0, 1.0]
+    assert out.edge_attr[6:].tolist() == [[4.0, 3.0], [6.0, 5.0],
+                                          [8.0, 8.0], [0.0, 0.0],
+                                          [0.0, 0.0]]
+    # No edges at all: one loop per node, unit weight, zero features.
+    empty = Data(edge_index=torch.empty(2, 0, dtype=torch.long),
+                 edge_weight=torch.empty(0), edge_attr=torch.empty(0, 2),
+                 num_nodes=3)
+    out = add_node_self_loops(empty, keep_existing=True)
+    assert out.edge_index.tolist() == [[0, 1, 2], [0, 1, 2]]
+    assert out.edge_weight.tolist() == [1.0, 1.0, 1.0]
+    assert out.edge_attr.tolist() == [[0.0, 0.0]] * 3
+
+
+def test_gcn_normalize_keeps_edge_attr_aligned():
+    data = Data(x=torch.randn(NUM_NODES, 3), edge_index=hand_edge_index(),
+                edge_weight=torch.tensor(HAND_WEIGHTS),
+                edge_attr=torch.tensor(HAND_ATTR))
+    out = gcn_normalize(data)
+    assert out.edge_attr.size(0) == out.edge_index.size(1) == 11
+    assert out.edge_attr[:6].tolist() == [HAND_ATTR[i]
+                                          for i in (0, 1, 3, 4, 5, 6)]
+    assert out.edge_attr[8].tolist() == [3.0, 2.0]  # Node 2's own loop.
+    # The weighted normalization equals PyG's normalizing GCNConv, which
+    # keeps the weight (3.0) of node 2's self-loop:
+    torch.manual_seed(0)
+    conv = GCNConv(3, 4)
+    expected = conv(data.x, data.edge_index, data.edge_weight)
+    conv.normalize = False
+    torch.testing.assert_close(
+        conv(out.x, out.edge_index, out.edge_weight), expected)
 
 
 # gcn_normalize and gcn_norm_csr ##############################################

@@ -338,11 +338,7 @@ MODELS = {
 @examples(25)
 @pytest.mark.parametrize('name', list(MODELS))
 def test_gas_equals_full_graph(name: str, max_examples: int) -> None:
-    # GAT ignores edge weights, and its transform leaves them misaligned
-    # (see test_transform_aligns_edge_attrs): none for it here.
-    weights = False if name == 'gat' else None
-
-    @run(max_examples, graphs(edge_weight=weights, edge_attr=False),
+    @run(max_examples, graphs(edge_attr=False),
          st.data())
     def prop(data: Data, draw: Any) -> None:
         num_nodes = data.num_nodes
@@ -388,22 +384,8 @@ def test_gas_equals_full_graph(name: str, max_examples: int) -> None:
     prop()
 
 
-BUG_EDGE_ATTR = ('the transform adds self-loops to edge_index only: '
-                 'GCN (gcn_normalize) leaves edge_attr, GAT leaves '
-                 'edge_weight at their old length and order, so the loaders '
-                 'misalign them or take them for node- or graph-level '
-                 'attributes')
-
-
 @examples(15)
-@pytest.mark.parametrize('name', [
-    pytest.param('gcn', marks=pytest.mark.xfail(strict=True,
-                                                reason=BUG_EDGE_ATTR)),
-    'sage',
-    'gin',
-    pytest.param('gat', marks=pytest.mark.xfail(strict=True,
-                                                reason=BUG_EDGE_ATTR)),
-])
+@pytest.mark.parametrize('name', list(MODELS))
 def test_transform_aligns_edge_attrs(name: str, max_examples: int) -> None:
     # 'model.transform' returns a graph whose edge-level attributes have one
     # row per edge, and every edge it keeps keeps its features (and its

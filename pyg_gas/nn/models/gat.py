@@ -1,13 +1,11 @@
-import copy
 from typing import Any, Dict, Optional
 
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.nn import GATConv
-from torch_geometric.utils import add_self_loops, remove_self_loops
 
-from pyg_gas.graph import num_target_nodes
+from pyg_gas.graph import add_node_self_loops, num_target_nodes
 from pyg_gas.nn.models.basic import BasicGAS
 from pyg_gas.typing import Adj
 
@@ -77,14 +75,7 @@ class GAT(BasicGAS):
         return self.convs[layer]((x, x_dst), adj_t, edge_attr=edge_attr)
 
     def transform(self, data: Data) -> Data:
-        r"""Adds a self-loop to every node of the whole graph."""
-        data = copy.copy(data)  # Shallow: the edges are replaced.
-        edge_index, edge_attr = remove_self_loops(data.edge_index,
-                                                  data.get('edge_attr'))
-        edge_index, edge_attr = add_self_loops(edge_index, edge_attr,
-                                               fill_value='mean',
-                                               num_nodes=data.num_nodes)
-        data.edge_index = edge_index
-        if edge_attr is not None:
-            data.edge_attr = edge_attr
-        return data
+        r"""Replaces the self-loops of the whole graph by one per node,
+        keeping every edge-level attribute aligned with the edges (see
+        :func:`~pyg_gas.graph.add_node_self_loops`)."""
+        return add_node_self_loops(data)
