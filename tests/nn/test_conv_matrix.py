@@ -15,6 +15,8 @@ the reason and the alternative. A wrong answer fails the test.
 import contextlib
 import copy
 import inspect
+import os
+import re
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -458,6 +460,32 @@ def graphs(cora: Data) -> Graphs:
     return Graphs(cora)
 
 
+DOCS = os.path.join(os.path.dirname(__file__), '..', '..', 'docs',
+                    'models.md')
+# The words of the docs' format columns for the states of 'Row.formats':
+DOC_WORDS = {'n/a': 'not run'}
+
+
+def documented_rows() -> Dict[str, Tuple[str, ...]]:
+    r"""The rows of the matrix in ``docs/models.md``: label -> (state, the
+    word of each format column)."""
+    with open(DOCS) as f:
+        text = f.read()
+    begin = text.index('<!-- conv-matrix -->')
+    rows = {}
+    for line in text[begin:text.index('<!-- /conv-matrix -->')].split('\n'):
+        if line.startswith('| `'):
+            cells = [c.strip().replace('\\|', '|')
+                     for c in re.split(r'(?<!\\)\|', line)[1:-1]]
+            rows[cells[0].strip('`')] = tuple(cells[1:2 + len(FORMATS)])
+    return rows
+
+
+@pytest.fixture(scope='module')
+def documented() -> Dict[str, Tuple[str, ...]]:
+    return documented_rows()
+
+
 pytestmark = pytest.mark.usefixtures('single_thread')
 
 
@@ -465,13 +493,23 @@ def test_every_pyg_conv_has_a_row():
     names = {label.split('(')[0] for label in SPECS}
     missing = sorted(set(pyg_conv_classes()) - names)
     assert not missing, f'Add constructor rows to SPECS for {missing}'
+    # And the docs list the same rows:
+    assert sorted(documented_rows()) == sorted(SPECS)
 
 
 @pytest.mark.parametrize('label', list(SPECS))
-def test_conv_matrix(graphs: Graphs, label: str):
+def test_conv_matrix(graphs: Graphs, documented: Dict[str, Tuple[str, ...]],
+                     label: str):
     row = classify(label, graphs)
     assert row.state != 'wrong', f'{label} gives a wrong answer: ' \
         f'{row.detail}'
+    # docs/models.md says what the test finds (the fast grid and the full
+    # one of the docs agree on every state):
+    words = tuple(DOC_WORDS.get(row.formats[f], row.formats[f])
+                  for f in FORMATS)
+    assert documented.get(label) == (row.state, ) + words, (
+        f'docs/models.md is out of date for {label}: run '
+        f'`python scripts/conv_matrix.py`')
     if row.state == 'refused':
         # The reason, then what to do instead:
         assert row.detail.startswith('GAS mini-batches would give wrong '
