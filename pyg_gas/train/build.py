@@ -2,6 +2,7 @@ r"""What a training run is built from: the model registry and factory, and
 the loader registry. Each loader entry knows how to build its loaders from
 a graph and how to run a model on one of its batches, so adding a loader is
 one entry of :data:`LOADERS`."""
+import copy
 import inspect
 import os
 import time
@@ -24,6 +25,7 @@ from pyg_gas.loader import (
 from pyg_gas.nn.models import APPNP, GAT, GCN, GCN2, GIN, PNA, SAGE
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.partition import metis, permute
+from pyg_gas.train.task import check_targets, is_multilabel
 
 MODELS = {
     'gcn': GCN,
@@ -39,7 +41,8 @@ HISTORY_DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16,
                   'float16': torch.float16}
 #: The model options of a configuration, passed to the models that take them.
 _MODEL_OPTIONS = ('dropout', 'drop_input', 'batch_norm', 'residual', 'linear',
-                  'heads', 'attn_dropout', 'alpha', 'theta', 'shared_weights')
+                  'heads', 'out_heads', 'attn_dropout', 'alpha', 'theta',
+                  'shared_weights')
 
 
 def select_device(name: str) -> torch.device:
@@ -54,12 +57,15 @@ def select_device(name: str) -> torch.device:
 
 def check_labels(data: Data, name: str = 'the dataset') -> None:
     r"""Checks that :obj:`data` holds what training needs: features
-    :obj:`x`, integer labels :obj:`y` and boolean :obj:`train_mask`,
-    :obj:`val_mask` and :obj:`test_mask`, one row per node, and
-    :obj:`num_classes`."""
+    :obj:`x`, labels :obj:`y` (class indices, or a 0/1 matrix of
+    :obj:`num_classes` columns for multi-label targets), boolean
+    :obj:`train_mask`, :obj:`val_mask` and :obj:`test_mask`, one row per
+    node, and :obj:`num_classes`; and that every node in a mask has a
+    label."""
     num_nodes = data.num_nodes
     for key, kind in (('x', 'a floating-point feature matrix'),
-                      ('y', 'integer class labels'),
+                      ('y', 'integer class labels, or a floating-point 0/1 '
+                       'matrix of multi-label targets'),
                       ('train_mask', 'a boolean mask'),
                       ('val_mask', 'a boolean mask'),
                       ('test_mask', 'a boolean mask')):
@@ -67,15 +73,25 @@ def check_labels(data: Data, name: str = 'the dataset') -> None:
         expected = f"{kind} with one row per node ({num_nodes})"
         if not isinstance(value, Tensor):
             raise ValueError(f"'{name}' has no '{key}': expected {expected}")
-        ok = {'x': value.is_floating_point(), 'y': not (
-            value.is_floating_point() or value.is_complex()
-            or value.dtype == torch.bool)}.get(key, value.dtype == torch.bool)
+        ok = {'x': value.is_floating_point(),
+              'y': (is_multilabel(value) or not (
+                  value.is_floating_point() or value.is_complex()
+                  or value.dtype == torch.bool))}.get(
+                      key, value.dtype == torch.bool)
         if not ok or value.dim() == 0 or value.size(0) != num_nodes:
             raise ValueError(f"'{name}' has a '{key}' of dtype {value.dtype} "
                              f"and shape {list(value.shape)}: expected "
                              f"{expected}")
     if data.get('num_classes') is None:
         raise ValueError(f"'{name}' does not give its 'num_classes'")
+    check_targets(data.y, int(data.num_classes), name)
+    if not is_multilabel(data.y):
+        masked = data.train_mask | data.val_mask | data.test_mask
+        unlabelled = int((data.y.view(-1)[masked] < 0).sum())
+        if unlabelled:
+            raise ValueError(f"'{name}' has {unlabelled} nodes without a "
+                             f"label (y = -1) in its train, validation or "
+                             f"test mask")
 
 
 def load_graph(config: Any) -> Data:
@@ -85,9 +101,22 @@ def load_graph(config: Any) -> Data:
     check_labels(data, config.dataset)
     if config.normalize_features:
         data = T.NormalizeFeatures()(data)
+    if config.standardize_features:
+        data = standardize_features(data)
     if config.num_parts > data.num_nodes and config.loader in PARTITIONED:
         raise ValueError(f"'num_parts' must be in [1, {data.num_nodes}] "
                          f"(got {config.num_parts})")
+    return data
+
+
+def standardize_features(data: Data) -> Data:
+    r"""Returns a shallow copy of :obj:`data` whose feature columns have zero
+    mean and unit variance over all nodes (a constant column becomes
+    zeros), as the GAS code prepares Reddit2 and Yelp."""
+    x = data.x
+    std = x.std(dim=0, keepdim=True)
+    data = copy.copy(data)
+    data.x = (x - x.mean(dim=0, keepdim=True)) / std.masked_fill(std == 0, 1)
     return data
 
 

@@ -1,12 +1,20 @@
-r"""What defines a training run: :class:`TrainConfig`, the presets of the
-GAS paper, and :func:`resolve`, which fills a configuration from them and
-validates it."""
+r"""What defines a training run: :class:`TrainConfig`, and :func:`resolve`,
+which fills a configuration from the presets of its dataset and model
+(:mod:`~pyg_gas.train.presets`) and validates it."""
 import os.path as osp
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional
 
 from pyg_gas.checks import check_choice, check_number
 from pyg_gas.train.build import HISTORY_DTYPES, LAYERWISE, LOADERS, MODELS
+from pyg_gas.train.presets import (  # noqa: F401 (PRESETS: alias)
+    DEFAULTS,
+    LOADER_DEFAULTS,
+    LOADER_PRESETS,
+    PRESETS,
+    find_preset,
+    preset_name,
+)
 from pyg_gas.utils import check_writable_dir, check_writable_file
 
 DEVICES = ('cpu', 'cuda', 'auto')
@@ -60,6 +68,9 @@ class TrainConfig:
         'weight decay of the regularized layers')
     nonreg_weight_decay: Optional[float] = _preset(
         'weight decay of the other layers')
+    grad_norm: Optional[float] = _preset(
+        'clip the gradient norm of every step to this value (0: no '
+        'clipping)')
     dropout: Optional[float] = _preset(
         'dropout probability')
     drop_input: Optional[bool] = _preset(
@@ -72,8 +83,13 @@ class TrainConfig:
         'linear input and output layers around the convolutions')
     normalize_features: Optional[bool] = _preset(
         'row-normalize the node features')
+    standardize_features: Optional[bool] = _preset(
+        'standardize every feature column over all nodes (zero mean, unit '
+        'variance)')
     heads: Optional[int] = _preset(
-        'attention heads (gat)')
+        'attention heads of the hidden layers (gat)')
+    out_heads: Optional[int] = _preset(
+        'attention heads of the output layer, averaged (gat)')
     attn_dropout: Optional[float] = _preset(
         'attention dropout (gat)')
     alpha: Optional[float] = _preset(
@@ -114,93 +130,16 @@ class TrainConfig:
                                   metavar='PATH')
 
 
-#: Generic hyperparameters.
-DEFAULTS: Dict[str, Any] = dict(
-    epochs=200, hidden=256, layers=3, num_parts=40, batch_size=10,
-    num_samples=512, lr=0.01,
-    weight_decay=0.0, nonreg_weight_decay=0.0, dropout=0.5, drop_input=True,
-    batch_norm=False, residual=False, linear=False, normalize_features=False,
-    heads=8, attn_dropout=0.0, alpha=0.1, theta=0.5, shared_weights=True)
-
-#: Hyperparameters of the GAS paper (Fey et al., 2021), by dataset and model.
-_PLANETOID = dict(num_parts=40, batch_size=10, normalize_features=True,
-                  drop_input=True, nonreg_weight_decay=0.0)
-_OGB = dict(normalize_features=False, drop_input=False, weight_decay=0.0,
-            nonreg_weight_decay=0.0)
-PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
-    'planetoid': {
-        'gcn': dict(_PLANETOID, hidden=16, layers=2, lr=0.01,
-                    weight_decay=5e-4, dropout=0.5, epochs=200),
-        'sage': dict(_PLANETOID, hidden=16, layers=2, lr=0.01,
-                     weight_decay=5e-4, dropout=0.5, epochs=200),
-        'gat': dict(_PLANETOID, hidden=8, heads=8, layers=2, lr=0.005,
-                    weight_decay=5e-4, nonreg_weight_decay=5e-4,
-                    dropout=0.6, attn_dropout=0.6, epochs=300),
-        'gin': dict(_PLANETOID, hidden=64, layers=2, lr=0.01,
-                    weight_decay=5e-4, dropout=0.5, epochs=200),
-        'gcn2': dict(_PLANETOID, hidden=64, layers=16, alpha=0.1, theta=0.5,
-                     shared_weights=True, lr=0.01, weight_decay=0.01,
-                     nonreg_weight_decay=5e-4, dropout=0.6, epochs=400),
-        'appnp': dict(_PLANETOID, hidden=64, layers=10, alpha=0.1, lr=0.01,
-                      weight_decay=5e-3, dropout=0.5, epochs=200),
-        # PNA's min/max/std features need batch norm to train at all, batch
-        # norm needs batches of more than a few clusters, and PNA overfits
-        # Cora less on raw binary features:
-        'pna': dict(_PLANETOID, batch_size=20, hidden=64, layers=2,
-                    lr=0.005, linear=True,
-                    batch_norm=True, normalize_features=False,
-                    weight_decay=5e-3, nonreg_weight_decay=5e-3,
-                    dropout=0.5, epochs=200),
-    },
-    # large_benchmark/conf/model/{gcn,gcn2}.yaml of the GAS code. GAS stops
-    # an epoch after `max_steps` batches (4 of products' 7); here an epoch
-    # is every batch.
-    'ogbn-arxiv': {
-        'gcn': dict(_OGB, hidden=256, layers=3, num_parts=80, batch_size=40,
-                    batch_norm=True, dropout=0.5, lr=0.01, epochs=300),
-        'gcn2': dict(_OGB, hidden=256, layers=4, num_parts=40, batch_size=20,
-                     alpha=0.2, theta=0.5, shared_weights=True,
-                     batch_norm=True, dropout=0.3, lr=0.01, epochs=500),
-    },
-    'ogbn-products': {
-        'gcn': dict(_OGB, hidden=256, layers=3, num_parts=7, batch_size=1,
-                    batch_norm=False, dropout=0.3, lr=0.005, epochs=350),
-    },
-}
-
-#: The batch size of the layer-wise loaders counts output nodes, not
-#: clusters: their values come first.
-LOADER_DEFAULTS: Dict[str, Dict[str, Any]] = {
-    'ladies': dict(batch_size=512, num_samples=512),
-    'fastgcn': dict(batch_size=512, num_samples=512),
-}
-LOADER_PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
-    # 64 of the 140 training nodes per batch and 128 sampled nodes per
-    # layer: within 0.2 points of full batch (benchmarks/ladies_cora.py).
-    'planetoid': {
-        'ladies': dict(batch_size=64, num_samples=128),
-        'fastgcn': dict(batch_size=64, num_samples=128),
-    },
-}
-
 #: Fields that must be at least 1 once resolved.
 _POSITIVE = ('epochs', 'hidden', 'layers', 'num_parts', 'batch_size',
-             'num_samples', 'heads', 'eval_every', 'log_every', 'nproc',
-             'sync_every')
+             'num_samples', 'heads', 'out_heads', 'eval_every', 'log_every',
+             'nproc', 'sync_every')
 #: The ranges of the real-valued fields: (minimum, maximum, open maximum).
 _RANGES = dict(lr=(0.0, None, False), weight_decay=(0.0, None, False),
                nonreg_weight_decay=(0.0, None, False),
+               grad_norm=(0.0, None, False),
                dropout=(0.0, 1.0, True), attn_dropout=(0.0, 1.0, True),
                alpha=(0.0, 1.0, False), theta=(0.0, None, False))
-
-
-def _family(dataset: str) -> str:
-    name = dataset.lower()
-    if name == 'cora' or name.startswith('planetoid:'):
-        return 'planetoid'
-    if name.startswith('synthetic-'):  # Sized like the OGB graph.
-        return 'ogbn-' + name[len('synthetic-'):]
-    return name
 
 
 def _check_choices(config: TrainConfig) -> None:
@@ -214,11 +153,11 @@ def resolve(config: TrainConfig) -> TrainConfig:
     r"""Fills the :obj:`None` fields of :obj:`config` from the presets and
     validates it."""
     _check_choices(config)
-    family = _family(config.dataset)
+    name = preset_name(config.dataset)
     layers = [
-        LOADER_PRESETS.get(family, {}).get(config.loader, {}),
+        LOADER_PRESETS.get(name, {}).get(config.loader, {}),
         LOADER_DEFAULTS.get(config.loader, {}),
-        PRESETS.get(family, {}).get(config.model, {}),
+        find_preset(config.dataset, config.model)[0],
         DEFAULTS,
     ]
     values = asdict(config)

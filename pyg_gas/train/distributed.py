@@ -10,7 +10,6 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric import seed_everything
 from torch_geometric.data import Data
@@ -31,6 +30,7 @@ from pyg_gas.partition import metis, permute
 from pyg_gas.train.build import LOADERS, build_model, load_graph, select_device
 from pyg_gas.train.config import TrainConfig, resolve
 from pyg_gas.train.loop import MASKS, Engine, Reducer, fit, peak_memory_bytes
+from pyg_gas.train.task import Task, task_of
 
 
 class Collective(Reducer):
@@ -55,11 +55,11 @@ class Collective(Reducer):
         dist.all_gather_object(out, value)
         return out
 
-    def loss(self, out: Tensor, y: Tensor,
-             mask: Tensor) -> Tuple[Optional[Tensor], float, int]:
+    def loss(self, out: Tensor, y: Tensor, mask: Tensor,
+             task: Task) -> Tuple[Optional[Tensor], float, int]:
         num_examples = int(mask.sum())
         if num_examples > 0:
-            loss = F.cross_entropy(out[mask], y[mask], reduction='sum')
+            loss = task.loss_sum(out[mask], y[mask])
         else:
             loss = out.sum() * 0.0
         loss_sum = float(loss.detach())
@@ -236,8 +236,9 @@ def prepare_distributed(config: TrainConfig, device: torch.device) -> Engine:
         save=lambda path, optimizer, values: save_checkpoint(
             path, gas, optimizer, **values),
         load=meter.load,
-        reducer=reducer, tracks_staleness=len(model.histories) > 0,
-        info=info, epoch_stats=meter.after_epoch, final_stats=meter.final)
+        reducer=reducer, task=task_of(shard.data.y),
+        tracks_staleness=len(model.histories) > 0, info=info,
+        epoch_stats=meter.after_epoch, final_stats=meter.final)
 
 
 def run_distributed(config: TrainConfig) -> Dict[str, Any]:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 import torch_geometric
 from torch import Tensor
 from tqdm import tqdm
@@ -25,6 +24,7 @@ import pyg_gas
 from pyg_gas.checkpoint import has_checkpoint
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.train.config import TrainConfig, config_fields
+from pyg_gas.train.task import Task
 from pyg_gas.utils import write_json
 
 MASKS = ('train_mask', 'val_mask', 'test_mask')
@@ -44,16 +44,16 @@ class Reducer:
         r"""The :obj:`value` of every process, by rank."""
         return [value]
 
-    def loss(self, out: Tensor, y: Tensor,
-             mask: Tensor) -> Tuple[Optional[Tensor], float, int]:
+    def loss(self, out: Tensor, y: Tensor, mask: Tensor,
+             task: Task) -> Tuple[Optional[Tensor], float, int]:
         r"""The loss of a batch to differentiate (:obj:`None` to skip the
         step), its sum over the batch's training nodes (not finite on any
         process if it is not finite on one), and their number."""
         num_examples = int(mask.sum())
         if num_examples == 0:  # The forward pass still pushed.
             return None, 0.0, 0
-        loss = F.cross_entropy(out[mask], y[mask])
-        return loss, float(loss.detach()) * num_examples, num_examples
+        loss_sum = task.loss_sum(out[mask], y[mask])
+        return loss_sum / num_examples, float(loss_sum.detach()), num_examples
 
 
 @dataclass
@@ -79,6 +79,8 @@ class Engine:
     load: Callable[[str, torch.optim.Optimizer,
                     Callable[[Dict[str, Any]], None]], Dict[str, Any]]
     reducer: Reducer = field(default_factory=Reducer)
+    #: The loss and the metric (single- or multi-label).
+    task: Task = field(default_factory=Task)
     #: Whether to report the age of the first history's halo rows.
     tracks_staleness: bool = False
     #: Result fields known before training (sizes, partition time, ...).
@@ -112,22 +114,23 @@ def _accuracy(out: Tensor, y: Tensor, mask: Tensor,
     return float((pred == y).float().mean())
 
 
-def _counts(out: Tensor, y: Tensor, masks: List[Tensor]) -> List[float]:
-    # [correct, total] per mask, over this process' rows.
-    pred = out.argmax(dim=-1)  # [num_rows]
-    y = y.view(-1).to(out.device)
+def _counts(task: Task, out: Tensor, y: Tensor,
+            masks: List[Tensor]) -> List[float]:
+    # The task's counts per mask, over this process' rows.
+    y = y.to(out.device)
     values: List[float] = []
     for mask in masks:
-        mask = mask.to(out.device)
-        values += [float((pred[mask] == y[mask]).sum()), float(mask.sum())]
+        values += task.counts(out, y, mask.to(out.device))
     return values
 
 
 def train_epoch(engine: Engine, optimizer: torch.optim.Optimizer,
-                epoch: int) -> Tuple[float, Optional[float]]:
+                epoch: int, grad_norm: Optional[float] = None,
+                ) -> Tuple[float, Optional[float]]:
     r"""Trains one epoch; returns the mean loss over the training nodes of
     all processes, and the mean age in steps of the halo rows pulled from
-    the first history (or :obj:`None`)."""
+    the first history (or :obj:`None`). With a positive :obj:`grad_norm`,
+    the gradients of every step are clipped to that norm."""
     engine.module.train()
     if hasattr(engine.loader, 'set_epoch'):  # Seeds the shuffle.
         engine.loader.set_epoch(epoch)
@@ -142,7 +145,7 @@ def train_epoch(engine: Engine, optimizer: torch.optim.Optimizer,
             totals[2] += float(age.float().sum())
             totals[3] += age.numel()
         loss, loss_sum, num_examples = engine.reducer.loss(
-            out, batch.y[:bs], batch.train_mask[:bs])
+            out, batch.y[:bs], batch.train_mask[:bs], engine.task)
         if not math.isfinite(loss_sum):
             raise FloatingPointError(
                 f"The training loss is {loss_sum} at epoch {epoch}, step "
@@ -151,6 +154,9 @@ def train_epoch(engine: Engine, optimizer: torch.optim.Optimizer,
         if loss is None:
             continue
         loss.backward()
+        if grad_norm:
+            torch.nn.utils.clip_grad_norm_(engine.model.parameters(),
+                                           grad_norm)
         optimizer.step()
         totals[0] += loss_sum
         totals[1] += num_examples
@@ -160,11 +166,13 @@ def train_epoch(engine: Engine, optimizer: torch.optim.Optimizer,
 
 @torch.no_grad()
 def evaluate(engine: Engine) -> List[float]:
-    r"""The train, validation and test accuracy over all processes."""
-    counts = engine.reducer.sum(_counts(engine.evaluate(), engine.y,
+    r"""The train, validation and test metric (accuracy, or micro-F1 for
+    multi-label targets) over all processes."""
+    task = engine.task
+    counts = engine.reducer.sum(_counts(task, engine.evaluate(), engine.y,
                                         engine.masks))
-    return [correct / total if total > 0 else float('nan')
-            for correct, total in zip(counts[::2], counts[1::2])]
+    k = task.num_counts
+    return [task.score(counts[i:i + k]) for i in range(0, len(counts), k)]
 
 
 #: Fields a resumed run may change: they do not change what it computes.
@@ -254,7 +262,8 @@ def fit(config: TrainConfig, engine: Engine) -> Dict[str, Any]:
                file=sys.stderr)
     for epoch in bar:
         t = time.perf_counter()
-        loss, staleness = train_epoch(engine, optimizer, epoch)
+        loss, staleness = train_epoch(engine, optimizer, epoch,
+                                      config.grad_norm)
         if engine.device.type == 'cuda':
             torch.cuda.synchronize(engine.device)
         seconds = time.perf_counter() - t
@@ -284,6 +293,7 @@ def _result(config: TrainConfig, engine: Engine,
         model=config.model,
         loader=config.loader,
         epochs=config.epochs,
+        metric=engine.task.metric,
         best_val_acc=state['best_val'],
         test_acc=state['test'],
         train_acc=state['train'],

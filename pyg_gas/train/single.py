@@ -12,6 +12,7 @@ from pyg_gas.train.build import LOADERS, build_model, load_graph, select_device
 from pyg_gas.train.config import TrainConfig, resolve
 from pyg_gas.train.distributed import launch
 from pyg_gas.train.loop import MASKS, Engine, fit, peak_memory_bytes
+from pyg_gas.train.task import task_of
 
 
 def _generators(loader: Any) -> List[torch.Generator]:
@@ -54,6 +55,7 @@ def prepare(config: TrainConfig, device: torch.device) -> Engine:
         model=model, module=model, device=device, loader=loaders.train,
         forward=entry.forward, evaluate=lambda: loaders.evaluate(model),
         y=data.y, masks=[data[key] for key in MASKS], save=save, load=load,
+        task=task_of(data.y),
         tracks_staleness=entry.tracks_staleness and len(model.histories) > 0,
         info=dict(num_nodes=int(data.num_nodes), num_edges=num_edges,
                   partition_time_s=loaders.partition_time_s))

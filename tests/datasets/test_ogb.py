@@ -302,7 +302,7 @@ def test_presets():
     assert (config.hidden, config.layers, config.num_parts,
             config.batch_size, config.dropout, config.lr) == (
                 256, 3, 7, 1, 0.3, 0.005)
-    assert set(PRESETS['ogbn-arxiv']) == {'gcn', 'gcn2'}
+    assert set(PRESETS['ogbn-arxiv']) == {'gcn', 'gcn2', 'pna'}
 
 
 @withPackage('ogb')
