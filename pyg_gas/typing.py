@@ -66,6 +66,10 @@ def _has_module(name: str) -> bool:
 
 
 WITH_OGB: bool = _has_module('ogb')
+# PyG reads the raw files of several datasets with scipy (npz and GraphSAINT
+# formats) and PPI's graphs with networkx:
+WITH_SCIPY: bool = _has_module('scipy')
+WITH_NETWORKX: bool = _has_module('networkx')
 
 if WITH_TORCH_SPARSE:
     SparseTensor = torch_sparse.SparseTensor
@@ -79,7 +83,8 @@ else:
 
 
 #: The extras of pyg-gas that install an optional package.
-_EXTRAS = {'ogb': 'ogb', 'torch_sparse': 'sparse', 'torch_scatter': 'sparse'}
+_EXTRAS = {'ogb': 'ogb', 'torch_sparse': 'sparse', 'torch_scatter': 'sparse',
+           'scipy': 'datasets'}
 
 
 def require(package: str, feature: str) -> None:
@@ -91,6 +96,8 @@ def require(package: str, feature: str) -> None:
         'pyg_lib': WITH_PYG_LIB,
         'pymetis': WITH_PYMETIS,
         'ogb': WITH_OGB,
+        'scipy': WITH_SCIPY,
+        'networkx': WITH_NETWORKX,
     }
     if not flags.get(package, False):
         pip_name = package.replace('_', '-')
