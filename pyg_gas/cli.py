@@ -4,12 +4,15 @@ texts."""
 import argparse
 import json
 import sys
+import textwrap
 import typing
 from dataclasses import MISSING, fields
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NoReturn, Optional
 
 import pyg_gas
+from pyg_gas.datasets import DATASETS
 from pyg_gas.train import TrainConfig, run
+from pyg_gas.train.presets import GAS_PRESETS, PRESET_ALIASES, PRESETS
 
 #: Errors that the command reports in one line, with exit status 2: bad
 #: input, missing files or packages, paths it can not write, a diverging
@@ -20,6 +23,14 @@ USER_ERRORS = (ValueError, TypeError, ImportError, OSError,
 #: The fields of the results that ``pyg-gas train`` prints as one line.
 SUMMARY = ('dataset', 'model', 'loader', 'epochs', 'best_val_acc', 'test_acc',
            'epoch_time_s', 'peak_memory_bytes', 'num_params')
+
+
+class _Parser(argparse.ArgumentParser):
+    # A bad command line is reported as the other user errors are: in one
+    # line, with exit status 2 (not the usage text followed by the error).
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"pyg-gas: error: {message} (see '{self.prog} "
+                  f"--help')\n")
 
 
 def _bool(value: str) -> bool:
@@ -64,8 +75,30 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
                             default=f.default, **kwargs)
 
 
+def _fill(text: str, indent: str = '') -> str:
+    return textwrap.fill(text, 79, initial_indent=indent,
+                         subsequent_indent=indent)
+
+
+def presets_epilog() -> str:
+    r"""The datasets of ``pyg-gas train`` and the models with presets on
+    each, for its ``--help``."""
+    lines = ['datasets (--dataset; all but cora and synthetic* need --root):',
+             _fill(', '.join(DATASETS), '  '), '',
+             "presets (dataset: models; * marks pyg_gas's own, the others "
+             "are the GAS paper's):"]
+    for name, models in PRESETS.items():
+        marked = [m if m in GAS_PRESETS.get(name, {}) else f'{m}*'
+                  for m in models]
+        lines.append(f"  {name}: {', '.join(marked)}")
+    aliases = ', '.join(f'{a} -> {b}' for a, b in PRESET_ALIASES.items())
+    lines += ['', _fill(f'Datasets that take the presets of another: '
+                        f'{aliases}.')]
+    return '\n'.join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog='pyg-gas',
         description='Train GNNs on large graphs with GNNAutoScale.')
     parser.add_argument('--version', action='version',
@@ -73,9 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest='command', required=True)
     train = sub.add_parser(
         'train', help='train and evaluate a model',
-        description='Train and evaluate a model. Options whose default is '
-        "'preset' take the GAS paper's value for the dataset and model when "
-        'left out.')
+        description=_fill(
+            "Train and evaluate a model. Options whose default is 'preset' "
+            "take, when left out, the GAS paper's value for the dataset and "
+            'model (see the list below); a model the paper has no '
+            "configuration for takes the dataset's GCN values, and a "
+            'dataset without presets generic defaults.'),
+        epilog=presets_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_options(train)
     return parser
 

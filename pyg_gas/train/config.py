@@ -38,9 +38,9 @@ class TrainConfig:
     :data:`DEFAULTS`. The ``pyg-gas train`` options are generated from these
     fields and their help texts."""
     dataset: str = _option(
-        'cora', "'cora' (bundled), 'planetoid:NAME' (needs --root), "
-        "'ogbn-NAME', e.g. 'ogbn-arxiv' (OGB, needs --root), or "
-        "'synthetic-NAME' (generated)")
+        'cora', "the dataset: 'cora' (bundled), a PyG or OGB dataset under "
+        "--root (e.g. 'citeseer', 'yelp', 'ogbn-arxiv'), or "
+        "'synthetic-NAME' (generated); the list is below")
     root: Optional[str] = _option(None, 'the dataset directory',
                                   metavar='DIR')
     model: str = _option('gcn', 'the model', choices=sorted(MODELS))

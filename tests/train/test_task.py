@@ -208,3 +208,19 @@ def test_grad_norm_is_checked():
         resolve(TrainConfig(grad_norm=-1.0))
     with pytest.raises(ValueError, match="'out_heads' must be at least 1"):
         resolve(TrainConfig(model='gat', out_heads=0))
+
+
+def test_train_help_lists_datasets_and_presets(capsys):
+    from pyg_gas.cli import main
+    from pyg_gas.datasets import DATASETS
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(['train', '--help'])
+    assert exit_info.value.code == 0
+    out = ' '.join(capsys.readouterr().out.split())
+    assert "take, when left out, the GAS paper's value for the dataset and " \
+        "model" in out
+    assert ', '.join(DATASETS) in out
+    assert 'cora: gcn, gat, appnp, gcn2, sage*, gin*, pna*' in out
+    assert 'amazon-photo: gcn, appnp, gcn2 ' in out
+    assert 'reddit -> reddit2' in out
