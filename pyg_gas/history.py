@@ -284,7 +284,10 @@ class History(torch.nn.Module):
             for o, c in zip(offsets, counts):  # Check all before writing.
                 if o < 0 or c < 0 or o + c > self.num_embeddings:
                     raise ValueError(f"Range [{o}, {o + c}) is out of bounds "
-                                     f"for {self.num_embeddings} rows")
+                                     f"for {self.num_embeddings} rows "
+                                     f"('offset' {o}, 'count' {c}; expected "
+                                     f"offset >= 0, count >= 0 and offset "
+                                     f"+ count <= {self.num_embeddings})")
             src = 0
             for o, c in zip(offsets, counts):
                 self.emb[o:o + c].copy_(x[src:src + c])

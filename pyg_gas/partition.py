@@ -27,7 +27,7 @@ from pyg_gas.typing import (
     pymetis,
     require,
 )
-from pyg_gas.utils import atomic_write
+from pyg_gas.utils import atomic_write, check_writable_dir
 from pyg_gas.utils import log as _log
 
 Backend = Literal['auto', 'pymetis', 'torch_sparse', 'pyg_lib']
@@ -222,6 +222,8 @@ def metis(
         raise ValueError("Cannot partition an empty graph (got 0 nodes)")
     num_parts = check_int('num_parts', num_parts, 1, num_nodes,
                           integral=True)
+    if cache_dir is not None:  # Before the work whose result it keeps.
+        check_writable_dir('cache_dir', cache_dir)
     if backend == 'auto':
         available = available_backends()
         if len(available) == 0:

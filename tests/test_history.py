@@ -240,6 +240,9 @@ def test_push_all_rows_requires_all_rows():
      r'Range \[-1, 1\) is out of bounds'),
     (torch.ones(0, 4), dict(offset=[11], count=[0]), ValueError,
      'out of bounds'),
+    (torch.ones(0, 4), dict(offset=[2, 4], count=[-1, 1]), ValueError,
+     r"Range \[2, 1\) is out of bounds for 10 rows \('offset' 2, 'count' "
+     r"-1; expected offset >= 0, count >= 0"),
 ])
 def test_push_errors(x, kwargs, error, match):
     history = History(10, 4)

@@ -328,6 +328,16 @@ def test_metis_cache_round_trip(cora, tmp_path, capsys):
     assert torch.equal(ptr1, uncached[1])
 
 
+def test_metis_cache_dir_under_a_file_fails_before_partitioning(tmp_path):
+    # It was a NotADirectoryError from 'os.makedirs', after the work.
+    file = tmp_path / 'file'
+    file.write_text('')
+    with pytest.raises(ValueError, match=f"'cache_dir' must be a directory, "
+                       f"but '{file}' is a file"):
+        metis(torch.tensor([[0, 1, 2], [1, 2, 0]]), 2, log=False,
+              cache_dir=str(file / 'cache'))
+
+
 @needs_pymetis
 def test_metis_cache_accepts_pathlike(cora, tmp_path):
     perm1, _ = metis(cora, 2, cache_dir=tmp_path, log=False)

@@ -21,6 +21,7 @@ from pyg_gas.checks import check_int
 from pyg_gas.data import LayerwiseData
 from pyg_gas.graph import (
     build_adj_t,
+    check_finite_values,
     gather_csr,
     gcn_norm_csr,
     get_edge_index,
@@ -148,6 +149,7 @@ class LADIESSampler:
         normalize: bool = True,
         input_nodes: Optional[Tensor] = None,
         seed: Optional[int] = None,
+        check_finite: bool = True,
     ) -> None:
         if not isinstance(data, Data):
             raise TypeError(f"'data' must be a 'Data' object "
@@ -179,6 +181,8 @@ class LADIESSampler:
         # selected (an empty edge permutation):
         self.node_attrs, _, self.graph_attrs = split_attributes(
             data, edge_index.new_empty(0))
+        if check_finite:  # (Edge weights are not used.)
+            check_finite_values('x', self.node_attrs.get('x'))
         device = self.device = edge_index.device
 
         rowptr, col, value = gcn_norm_csr(edge_index, num_nodes)
@@ -699,6 +703,10 @@ class LADIESLoader(DataLoader):
             seeded runs repeat exactly as well (for the same
             :obj:`num_workers`). If :obj:`None`, the global RNG is used.
             (default: :obj:`None`)
+        check_finite (bool, optional): Raises a :class:`ValueError` if
+            :obj:`x` holds :obj:`nan` or :obj:`inf` values, which would
+            silently spread through every layer. One pass, at construction.
+            (default: :obj:`True`)
         **kwargs (optional): Arguments of
             :class:`torch.utils.data.DataLoader`, such as
             :obj:`num_workers`.
@@ -715,6 +723,7 @@ class LADIESLoader(DataLoader):
         normalize: bool = True,
         shuffle: bool = False,
         seed: Optional[int] = None,
+        check_finite: bool = True,
         **kwargs: Any,
     ) -> None:
         kwargs.pop('collate_fn', None)
@@ -722,7 +731,7 @@ class LADIESLoader(DataLoader):
         batch_size = check_int('batch_size', batch_size)
         self.node_sampler = LADIESSampler(data, num_samples, num_layers, mode,
                                           sampler, normalize, input_nodes,
-                                          seed)
+                                          seed, check_finite)
         device = self.node_sampler.device
         if seed is not None:
             if kwargs.get('generator') is not None:

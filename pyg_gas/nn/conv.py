@@ -8,12 +8,15 @@ from typing import Any, Callable, Iterator, Optional, Set, Tuple, Union
 import torch
 from torch import Tensor
 from torch.nn import Module
+from torch.nn.parameter import is_lazy
 from torch_geometric import EdgeIndex
 from torch_geometric.nn.conv import MessagePassing
 from tqdm import tqdm
 
+from pyg_gas.checks import check_int
 from pyg_gas.history import History
 from pyg_gas.nn.functional import push_and_pull_rows
+from pyg_gas.nn.scalable import check_covered, check_loader
 from pyg_gas.typing import OptTensor, PairTensor
 
 
@@ -55,7 +58,17 @@ def gas_batch(batch: Any = None, *, batch_size: Optional[int] = None,
     if batch_size is None or n_id is None:
         raise ValueError("'gas_batch' needs a batch, or 'batch_size' and "
                          "'n_id'")
-    info = BatchInfo(int(batch_size), n_id, offset, count)
+    if not isinstance(n_id, Tensor) or n_id.dtype != torch.long:
+        raise TypeError(f"'n_id' must be a tensor of type torch.long "
+                        f"(got {getattr(n_id, 'dtype', type(n_id))})")
+    if n_id.dim() != 1:
+        raise ValueError(f"'n_id' must be one-dimensional (got shape "
+                         f"{list(n_id.shape)})")
+    if isinstance(batch_size, Tensor) and batch_size.numel() == 1:
+        batch_size = batch_size.item()
+    batch_size = check_int('batch_size', batch_size, 0, n_id.numel(),
+                           integral=True)
+    info = BatchInfo(batch_size, n_id, offset, count)
     token = _BATCH.set(info)
     try:
         yield info
@@ -262,7 +275,9 @@ class GASConv(MessagePassing):
     once before partitioning (e.g. with
     :class:`~torch_geometric.transforms.GCNNorm`) and build such convs with
     :obj:`normalize=False`; a conv with :obj:`normalize=True` raises an
-    error in mini-batch mode.
+    error in mini-batch mode. Floating-point input must have the type of
+    the conv's parameters (a :class:`TypeError` naming both otherwise,
+    outside of :class:`torch.autocast`).
 
     Args:
         conv (MessagePassing): The conv to wrap.
@@ -307,8 +322,9 @@ class GASConv(MessagePassing):
     def forward(self, x: Union[Tensor, PairTensor], *args: Any,
                 **kwargs: Any) -> Tensor:
         batch = current_batch()
+        x_src = x[0] if isinstance(x, (tuple, list)) else x
+        self._check_dtype(x_src)
         if batch is None:
-            x_src = x[0] if isinstance(x, (tuple, list)) else x
             if (self.history is not None
                     and x_src.size(0) == self.history.num_embeddings):
                 self.history.push(x_src)
@@ -354,6 +370,22 @@ class GASConv(MessagePassing):
         batch.called.add(id(self))
         return out[:bs]  # [B, C_out]
 
+    def _check_dtype(self, x: Any) -> None:
+        # A clear message instead of torch's 'expected scalar type ...':
+        if not isinstance(x, Tensor) or not x.is_floating_point() or (
+                torch.is_autocast_enabled(x.device.type)):
+            return
+        for p in self.conv.parameters():
+            if is_lazy(p) or not p.is_floating_point():
+                continue
+            if p.dtype != x.dtype:
+                raise TypeError(f"'x' has dtype {x.dtype}, but the "
+                                f"parameters of "
+                                f"'{self.conv.__class__.__name__}' have "
+                                f"dtype {p.dtype}; convert one of them "
+                                f"(e.g. 'x.to({p.dtype})')")
+            return
+
     def _check_mini_batch(self, batch: BatchInfo) -> None:
         name = self.conv.__class__.__name__
         reason = _refusal(self.conv)
@@ -388,6 +420,12 @@ def gas_inference(model: Module, loader: Any,
     history, so after the last sweep every history is exact and so is the
     output.
 
+    The loader must cover every row of the histories once, with its halo,
+    otherwise a :class:`ValueError` is raised (before any work where the
+    loader tells its graph and clusters, as
+    :class:`~pyg_gas.EvalSubgraphLoader` does, or after the first sweep
+    otherwise).
+
     Args:
         model (torch.nn.Module): The model.
         loader (EvalSubgraphLoader): The mini-batches, covering every node
@@ -404,24 +442,37 @@ def gas_inference(model: Module, loader: Any,
     Returns:
         The output of shape :obj:`[num_nodes, C]`, on the model's device.
     """
+    if not isinstance(model, Module):
+        raise TypeError(f"'model' must be a 'torch.nn.Module' "
+                        f"(got {type(model).__name__})")
+    if num_sweeps is not None:
+        check_int('num_sweeps', num_sweeps)
     layers = [m for m in model.modules()
               if isinstance(m, GASConv) and m.history is not None]
     if num_sweeps is None:
         num_sweeps = len(layers) + 1
+    num_nodes = _num_rows(layers, loader)
+    check_loader(loader, num_nodes)
     # A model without parameters or buffers runs where the batches are:
     state = next(itertools.chain(model.parameters(), model.buffers()), None)
     device = None if state is None else state.device
     training = model.training
     model.eval()
     out: OptTensor = None
+    seen = torch.zeros(num_nodes, dtype=torch.bool)  # The first sweep's.
+    num_rows = 0
     try:
         pbar = tqdm(total=num_sweeps * len(loader), disable=not progress,
                     desc='Inference', leave=False)
-        for _ in range(num_sweeps):
+        for sweep in range(num_sweeps):
             for batch in loader:
+                bs = batch.batch_size
+                if sweep == 0:  # Before the model pulls rows by them:
+                    _check_ids(batch.n_id, num_nodes)
+                    seen[batch.n_id[:bs].cpu()] = True
+                    num_rows += bs
                 if device is not None:
                     batch = batch.to(device)
-                bs = batch.batch_size
                 with gas_batch(batch):
                     if call is None:
                         h = model(batch.x, batch.adj_t)
@@ -429,13 +480,41 @@ def gas_inference(model: Module, loader: Any,
                         h = call(model, batch)
                 h = h[:bs]  # [B, C]
                 if out is None:
-                    num_nodes = layers[0].history.num_embeddings if layers \
-                        else int(loader.num_nodes)
                     out = h.new_empty(num_nodes, h.size(-1))
                 out[batch.n_id[:bs]] = h
                 pbar.update(1)
+            if sweep == 0:
+                check_covered(num_rows, int(seen.sum()), num_nodes)
         pbar.close()
     finally:
         model.train(training)
-    assert out is not None
+    assert out is not None  # 'check_covered' saw rows.
     return out
+
+
+def _num_rows(layers: Any, loader: Any) -> int:
+    # The rows of the output: those of the histories, which must agree, or
+    # the loader's graph's for a model without histories.
+    sizes = sorted({layer.history.num_embeddings for layer in layers})
+    if len(sizes) > 1:
+        raise ValueError(f"The histories of the model's 'GASConv' layers "
+                         f"have different numbers of rows {sizes}: they "
+                         f"must all hold every node of the graph")
+    if sizes:
+        return sizes[0]
+    num_nodes = getattr(loader, 'num_nodes', None)
+    if not isinstance(num_nodes, int):
+        raise TypeError(f"'loader' ({type(loader).__name__}) must tell its "
+                        f"graph's 'num_nodes', as 'EvalSubgraphLoader' "
+                        f"does, for a model without histories")
+    return num_nodes
+
+
+def _check_ids(n_id: Tensor, num_nodes: int) -> None:
+    if n_id.numel() > 0:
+        lo, hi = int(n_id.min()), int(n_id.max())
+        if lo < 0 or hi >= num_nodes:
+            raise ValueError(f"'loader' yields the node id "
+                             f"{lo if lo < 0 else hi}, but the model's "
+                             f"histories have num_nodes={num_nodes} rows: "
+                             f"the loader must be one of the model's graph")

@@ -7,9 +7,10 @@ from torch.nn import Module, ModuleList
 from torch_geometric.data import Data
 from tqdm import tqdm
 
-from pyg_gas.checks import check_int
-from pyg_gas.history import History
+from pyg_gas.checks import check_choice, check_int
+from pyg_gas.history import _DTYPES, History
 from pyg_gas.history_io import AsyncHistoryIO
+from pyg_gas.loader.ladies import LADIESSampler
 from pyg_gas.nn.functional import push_and_pull_rows
 from pyg_gas.typing import Adj, OptTensor
 
@@ -66,15 +67,21 @@ class ScalableGNN(Module):
         history_device: Optional[Union[torch.device, str]] = None,
     ) -> None:
         super().__init__()
+        check_int('num_nodes', num_nodes, minimum=0)
         check_int('num_layers', num_layers)
-        if isinstance(hidden_channels, int):
-            widths = [hidden_channels] * (num_layers - 1)
-        else:
+        if isinstance(hidden_channels, (list, tuple)):
             widths = list(hidden_channels)
             if len(widths) != num_layers - 1:
                 raise ValueError(f"'hidden_channels' must give one width per "
                                  f"history ({num_layers - 1}) (got "
                                  f"{len(widths)})")
+        else:
+            widths = [hidden_channels] * max(num_layers - 1, 1)
+        for width in widths:  # One check, even without a history.
+            check_int('hidden_channels', width)
+        if history_dtype is not None:
+            check_choice('history_dtype', history_dtype, _DTYPES)
+        widths = widths[:num_layers - 1]
         self.num_nodes = num_nodes
         self.num_layers = num_layers
         self.histories = ModuleList([
@@ -329,7 +336,9 @@ class ScalableGNN(Module):
 
         The loader must be one of the graph the model was built for: its
         :obj:`num_nodes` must equal the model's, and its batches must cover
-        every row once, otherwise a :class:`ValueError` is raised (before
+        every row once, with their halo (not those of a
+        :class:`~pyg_gas.ClusterLoader` or a :class:`~pyg_gas.LADIESLoader`),
+        otherwise a :class:`ValueError` is raised (before
         any work where the loader tells its clusters, as
         :class:`~pyg_gas.EvalSubgraphLoader` does, or after the first layer
         otherwise). Only with :obj:`sync` may it cover the first rows only
@@ -411,35 +420,11 @@ class ScalableGNN(Module):
         return self.forward_layer(i, x, adj_t, state)[:batch.batch_size]
 
     def _check_loader(self, loader: Any, partial: bool) -> None:
-        # Checks the rows the batches of 'loader' compute against the
-        # model's before any work, where the loader tells them (as
-        # 'EvalSubgraphLoader' does); they are counted in the first layer.
-        num_nodes = getattr(loader, 'num_nodes', None)
-        if num_nodes is not None and num_nodes != self.num_nodes:
-            raise ValueError(f"'loader' is one of a graph of {num_nodes} "
-                             f"nodes, but the model was built for "
-                             f"num_nodes={self.num_nodes}: inference would "
-                             f"leave rows uncomputed")
-        ptr, num_parts = (getattr(loader, 'ptr', None),
-                          getattr(loader, 'num_parts', None))
-        if isinstance(ptr, Tensor) and isinstance(num_parts, int):
-            covered = int(ptr[num_parts])  # Clusters [0, num_parts).
-            self._check_covered(covered, covered, partial)
+        check_loader(loader, self.num_nodes, partial)
 
     def _check_covered(self, num_rows: int, num_distinct: int,
                        partial: bool) -> None:
-        # 'partial': the loader may cover the first rows only, the rest
-        # being filled by 'sync' (a rank's own rows, distributed).
-        if num_rows != num_distinct:
-            raise ValueError(f"'loader' computes {num_rows} rows, but only "
-                             f"{num_distinct} distinct ones: inference "
-                             f"needs batches covering every row once")
-        if num_rows != self.num_nodes and not partial:
-            raise ValueError(f"'loader' covers {num_rows} rows, but the "
-                             f"model has num_nodes={self.num_nodes} rows: "
-                             f"inference needs batches covering every row "
-                             f"once (e.g. an 'EvalSubgraphLoader' of all "
-                             f"clusters)")
+        check_covered(num_rows, num_distinct, self.num_nodes, partial)
 
     def _check_input(self, x: Tensor) -> None:
         # A clear message instead of torch's 'mat1 and mat2 ... dtype':
@@ -476,3 +461,53 @@ class ScalableGNN(Module):
 
     def extra_repr(self) -> str:
         return f'num_nodes={self.num_nodes}, num_layers={self.num_layers}'
+
+
+def check_loader(loader: Any, num_nodes: int, partial: bool = False) -> None:
+    r"""Checks, before any work, that :obj:`loader` can drive an exact
+    layer-wise inference of a model of :obj:`num_nodes` rows: its batches
+    carry their halo, and, where the loader tells them (as
+    :class:`~pyg_gas.EvalSubgraphLoader` does), its graph has
+    :obj:`num_nodes` nodes and its clusters cover them all (only their
+    first rows with :obj:`partial`). The rows that other loaders cover are
+    counted while they run (see :func:`check_covered`)."""
+    name = type(loader).__name__
+    if getattr(loader, 'halo', None) is False or getattr(
+            getattr(loader, 'collater', None), 'halo', None) is False:
+        raise ValueError(f"'loader' ({name}) yields batches without their "
+                         f"halo, which drop every edge from outside the "
+                         f"batch: inference needs the halo rows (e.g. an "
+                         f"'EvalSubgraphLoader')")
+    if isinstance(getattr(loader, 'collater', None), LADIESSampler):
+        raise ValueError(f"'loader' ({name}) samples one adjacency per "
+                         f"layer, for 'forward_layerwise': inference needs "
+                         f"GAS batches (e.g. an 'EvalSubgraphLoader')")
+    loader_nodes = getattr(loader, 'num_nodes', None)
+    if loader_nodes is not None and loader_nodes != num_nodes:
+        raise ValueError(f"'loader' is one of a graph of {loader_nodes} "
+                         f"nodes, but the model was built for "
+                         f"num_nodes={num_nodes}: inference would "
+                         f"leave rows uncomputed")
+    ptr, num_parts = (getattr(loader, 'ptr', None),
+                      getattr(loader, 'num_parts', None))
+    if isinstance(ptr, Tensor) and isinstance(num_parts, int):
+        covered = int(ptr[num_parts])  # Clusters [0, num_parts).
+        check_covered(covered, covered, num_nodes, partial)
+
+
+def check_covered(num_rows: int, num_distinct: int, num_nodes: int,
+                  partial: bool = False) -> None:
+    r"""Checks that the batches of an inference computed :obj:`num_rows`
+    rows, :obj:`num_distinct` of them distinct, and so every one of
+    :obj:`num_nodes` rows once (with :obj:`partial`, the first rows only:
+    a rank's own rows, distributed)."""
+    if num_rows != num_distinct:
+        raise ValueError(f"'loader' computes {num_rows} rows, but only "
+                         f"{num_distinct} distinct ones: inference "
+                         f"needs batches covering every row once")
+    if num_rows != num_nodes and not partial:
+        raise ValueError(f"'loader' covers {num_rows} rows, but the "
+                         f"model has num_nodes={num_nodes} rows: "
+                         f"inference needs batches covering every row "
+                         f"once (e.g. an 'EvalSubgraphLoader' of all "
+                         f"clusters)")

@@ -648,6 +648,16 @@ def test_fastgcn_drops_unconnected_nodes():
     assert batch.layer_sizes[1] < 4 + 50
 
 
+def test_non_finite_features_are_refused():
+    # They spread silently through every sampled layer.
+    data = hand_graph()
+    data.x = torch.randn(data.num_nodes, 3)
+    data.x[5, 1] = float('nan')
+    with pytest.raises(ValueError, match="'x' holds 1 non-finite values"):
+        LADIESLoader(data, num_samples=3)
+    LADIESLoader(data, num_samples=3, check_finite=False)  # Skips it.
+
+
 def test_errors():
     data = hand_graph()
     with pytest.raises(TypeError, match="'data'"):

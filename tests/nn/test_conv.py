@@ -25,9 +25,11 @@ from torch_geometric.nn import (
 from torch_geometric.utils import add_self_loops
 
 from pyg_gas import (
+    ClusterLoader,
     EvalSubgraphLoader,
     GASConv,
     History,
+    LADIESLoader,
     SubgraphLoader,
     gas_batch,
     gas_inference,
@@ -713,3 +715,103 @@ def test_gas_inference_without_parameters(gcn_cora):
     with torch.no_grad():
         expected = SimpleConv()(data.x, full_adj_t(data))
     assert_exact(out, expected)
+
+
+# Bad input: ################################################################
+
+
+def small_parts(num_nodes=24, num_parts=8):
+    r"""A ring with chords, as contiguous clusters (no METIS needed)."""
+    gen = torch.Generator().manual_seed(0)
+    ring = torch.arange(num_nodes)
+    edge_index = torch.cat([torch.stack([ring, (ring + 1) % num_nodes]),
+                            torch.randint(num_nodes, (2, num_nodes),
+                                          generator=gen)], dim=1)
+    edge_index = torch.cat([edge_index, edge_index.flip(0)], dim=1)
+    data = Data(x=torch.randn(num_nodes, 4, generator=gen),
+                edge_index=edge_index, num_nodes=num_nodes)
+    return data, torch.arange(num_parts + 1) * num_nodes // num_parts
+
+
+def history_net(num_nodes):
+    return TwoLayer(SAGEConv(4, 4), SAGEConv(4, 2), num_nodes, 4)
+
+
+@pytest.mark.parametrize('make, match', [
+    # Half of the clusters: half of the rows were left uninitialized.
+    (lambda d, p: EvalSubgraphLoader(d, p, num_parts=4),
+     "'loader' covers 12 rows, but the model has num_nodes=24"),
+    # Batches without halo: the edges from outside a batch were dropped.
+    (lambda d, p: ClusterLoader(d, p, 2),
+     r"'loader' \(ClusterLoader\) yields batches without their halo"),
+    # The same loader, as a plain list: counted while it runs.
+    (lambda d, p: list(EvalSubgraphLoader(d, p))[:-1],
+     "'loader' covers 21 rows"),
+    (lambda d, p: list(EvalSubgraphLoader(d, p)) * 2,
+     "'loader' computes 48 rows, but only 24 distinct ones"),
+    (lambda d, p: [], "'loader' covers 0 rows"),
+    (lambda d, p: LADIESLoader(d, batch_size=8, num_samples=4),
+     "samples one adjacency per layer"),
+])
+def test_gas_inference_refuses_loaders_that_miss_rows(make, match):
+    data, ptr = small_parts()
+    with pytest.raises(ValueError, match=match):
+        gas_inference(history_net(24), make(data, ptr))
+
+
+@pytest.mark.parametrize('num_nodes', [16, 32])
+def test_gas_inference_refuses_a_loader_of_another_graph(num_nodes):
+    data, ptr = small_parts(num_nodes, 4)
+    match = (f"'loader' is one of a graph of {num_nodes} nodes, but the "
+             f"model was built for num_nodes=24")
+    with pytest.raises(ValueError, match=match):
+        gas_inference(history_net(24), EvalSubgraphLoader(data, ptr))
+    with pytest.raises(ValueError, match=f"'loader' covers {num_nodes} rows"
+                       if num_nodes < 24 else f"yields the node id "
+                       f"{num_nodes - 1}, but the model's histories have "
+                       f"num_nodes=24"):
+        gas_inference(history_net(24), list(EvalSubgraphLoader(data, ptr)))
+
+
+def test_gas_inference_bad_arguments():
+    data, ptr = small_parts()
+    loader = EvalSubgraphLoader(data, ptr)
+    with pytest.raises(ValueError, match=r"'num_sweeps' must be at least 1 "
+                       r"\(got 0\)"):
+        gas_inference(history_net(24), loader, num_sweeps=0)
+    with pytest.raises(TypeError, match="'num_sweeps' must be an int"):
+        gas_inference(history_net(24), loader, num_sweeps='2')
+    with pytest.raises(TypeError, match="'model' must be a 'torch.nn.Module' "
+                       r"\(got function\)"):
+        gas_inference(lambda x, adj_t: x, loader)
+    with pytest.raises(TypeError, match="must tell its graph's 'num_nodes'"):
+        gas_inference(GASConv(SimpleConv()), list(loader))
+
+
+def test_gas_batch_checks_its_arguments():
+    with pytest.raises(ValueError, match=r"'batch_size' must be in \[0, 4\] "
+                       r"\(got 5\)"):
+        gas_batch(batch_size=5, n_id=torch.arange(4)).__enter__()
+    with pytest.raises(TypeError, match="'batch_size' must be an int"):
+        gas_batch(batch_size='2', n_id=torch.arange(4)).__enter__()
+    with pytest.raises(TypeError, match="'n_id' must be a tensor of type "
+                       "torch.long"):
+        gas_batch(batch_size=2, n_id=torch.arange(4.0)).__enter__()
+    with gas_batch(batch_size=torch.tensor(2), n_id=torch.arange(4)) as info:
+        assert info.batch_size == 2
+
+
+def test_input_dtype_must_match_the_conv():
+    # It was torch's 'expected scalar type Double but found Float'.
+    data, ptr = small_parts()
+    net = history_net(24)
+    match = ("'x' has dtype torch.float64, but the parameters of 'SAGEConv' "
+             "have dtype torch.float32")
+    with pytest.raises(TypeError, match=match):
+        net(data.x.double(), data.edge_index)
+    data.x = data.x.double()
+    with pytest.raises(TypeError, match=match):
+        gas_inference(net, EvalSubgraphLoader(data, ptr))
+    out = gas_inference(net.double(), EvalSubgraphLoader(data, ptr),
+                        call=lambda model, b: model(b.x, b.edge_index))
+    assert out.dtype == torch.float64

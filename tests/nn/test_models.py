@@ -372,6 +372,33 @@ def test_pna_needs_degree_histogram():
         PNA(10, 4, 8, 2, num_layers=2, deg=torch.ones(2, 2))
 
 
+@pytest.mark.parametrize('make, error, match', [
+    # They named the histories' 'embedding_dim', compared a string, or
+    # were accepted (and failed later, inside torch or PyG):
+    (lambda: GAT(10, 3, 4, 2, 2, heads=0), ValueError,
+     r"'heads' must be at least 1 \(got 0\)"),
+    (lambda: GAT(10, 3, 4, 2, 2, heads='8'), TypeError,
+     "'heads' must be an int"),
+    (lambda: GAT(10, 3, 4, 2, 2, out_heads=0), ValueError, "'out_heads'"),
+    (lambda: GAT(10, 3, 4, 2, 2, attn_dropout=1.5), ValueError,
+     r"'attn_dropout' must be in \[0.0, 1.0\) \(got 1.5\)"),
+    (lambda: GCN(10, 3, 4, 2, 2, dropout='0.5'), TypeError,
+     "'dropout' must be a number"),
+    (lambda: GCN(10, 0, 4, 2, 2, linear=True), ValueError,
+     r"'in_channels' must be at least 1 \(got 0\)"),
+    (lambda: GIN(10, '3', 4, 2, 2), TypeError, "'in_channels' must be an int"),
+    (lambda: GCN(10, 3, 4, 0, 2), ValueError, "'out_channels'"),
+    (lambda: GCN2(10, 3, 4, 2, 2, alpha=5), ValueError,
+     r"'alpha' must be in \[0.0, 1.0\] \(got 5\)"),
+    (lambda: GCN2(10, 3, 4, 2, 2, theta=-2), ValueError, "'theta'"),
+    (lambda: APPNP(10, 3, 0, 2, 2), ValueError, "'hidden_channels'"),
+    (lambda: APPNP(10, 3, 4, 2, 2, alpha=1.5), ValueError, "'alpha'"),
+])
+def test_bad_constructor_arguments(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
 def test_pna_degree_histogram():
     # In-degrees [0, 1, 1, 3]: node 0 has none, nodes 1 and 2 one, node 3
     # three.

@@ -6,7 +6,9 @@ from torch_geometric.nn.models import GCN as PyGGCN
 from torch_geometric.nn.models import GraphSAGE as PyGSAGE
 
 from pyg_gas import (
+    ClusterLoader,
     EvalSubgraphLoader,
+    LADIESLoader,
     ScalableGNN,
     SubgraphLoader,
     metis,
@@ -158,6 +160,24 @@ def test_bad_arguments():
         GCN(10, 3, 4, 2, num_layers=2, dropout=1.5)
     with pytest.raises(ValueError, match="'hidden_channels'"):
         ScalableGNN(10, [4, 4], num_layers=2)
+    # They named the histories' 'num_embeddings' and 'embedding_dim', or
+    # read a string as a list of widths:
+    with pytest.raises(ValueError, match=r"'num_nodes' must be at least 0 "
+                       r"\(got -5\)"):
+        GCN(-5, 3, 4, 2, num_layers=2)
+    with pytest.raises(TypeError, match="'num_nodes' must be an int"):
+        GCN('10', 3, 4, 2, num_layers=2)
+    for hidden in (0, -4):
+        with pytest.raises(ValueError, match=rf"'hidden_channels' must be at "
+                           rf"least 1 \(got {hidden}\)"):
+            GCN(10, 3, hidden, 2, num_layers=2)
+    with pytest.raises(TypeError, match="'hidden_channels' must be an int "
+                       r"\(got str\)"):
+        ScalableGNN(10, '16', num_layers=2)
+    with pytest.raises(ValueError, match="'hidden_channels' must be at least"):
+        ScalableGNN(10, 0, num_layers=1)  # Checked without a history too.
+    with pytest.raises(ValueError, match="'history_dtype' must be one of"):
+        GCN(10, 3, 4, 2, num_layers=2, history_dtype=torch.int32)
 
 
 def test_state_dict_holds_histories(norm_cora):
@@ -308,6 +328,18 @@ def test_inference_counts_the_rows_of_any_loader(norm_cora):
         model.inference(batches[:-1])
     with pytest.raises(ValueError, match='but only .* distinct ones'):
         model.inference(batches + batches[:1])
+
+
+def test_inference_needs_gas_batches(norm_cora):
+    # Batches without halo (Cluster-GCN) gave an inexact output, silently;
+    # layer-wise batches an obscure error.
+    model, data, ptr, _ = _clustered(norm_cora)
+    with pytest.raises(ValueError, match=r"'loader' \(ClusterLoader\) "
+                       r"yields batches without their halo"):
+        model.inference(ClusterLoader(data, ptr, 2, shuffle=False))
+    with pytest.raises(ValueError, match=r"'loader' \(LADIESLoader\) "
+                       r"samples one adjacency per layer"):
+        model.inference(LADIESLoader(data, batch_size=64, num_samples=64))
 
 
 def test_partial_inference_with_sync_leaves_other_rows_nan(norm_cora):

@@ -26,6 +26,25 @@ def test_cli_refuses_bad_options_in_one_line(args, message, capsys):
     assert err.count('\n') == 1
 
 
+@pytest.mark.parametrize('argv, message', [
+    (['train', '--model', 'mlp'], "argument --model: invalid choice: 'mlp'"),
+    (['train', '--epochs', 'abc'],
+     "argument --epochs: invalid int value: 'abc'"),
+    (['train', '--drop-input', 'maybe'],
+     "argument --drop-input: expected true or false (got 'maybe')"),
+    (['train', '--foo'], 'unrecognized arguments: --foo'),
+    ([], 'the following arguments are required: command'),
+])
+def test_cli_refuses_a_bad_command_line_in_one_line(argv, message, capsys):
+    # It was argparse's usage text followed by the error.
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('pyg-gas: error: ') and message in err
+    assert err.count('\n') == 1 and "--help')" in err
+
+
 @pytest.mark.parametrize('key', ['json', 'cache_dir', 'checkpoint', 'root'])
 def test_paths_under_a_file_fail_before_any_work(key, tmp_path):
     file = tmp_path / 'file'

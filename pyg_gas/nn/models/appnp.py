@@ -6,6 +6,7 @@ from torch.nn import Linear, ModuleList
 from torch_geometric.data import Data
 from torch_geometric.utils import spmm
 
+from pyg_gas.checks import check_int, check_number
 from pyg_gas.graph import gcn_normalize
 from pyg_gas.nn.functional import dropout
 from pyg_gas.nn.models.basic import GASModel
@@ -51,12 +52,12 @@ class APPNP(GASModel):
                  history_dtype: Optional[torch.dtype] = None,
                  history_device: Optional[Union[torch.device, str]] = None,
                  ) -> None:
+        check_int('hidden_channels', hidden_channels)
+        check_number('alpha', alpha, 0.0, 1.0)
         super().__init__(num_nodes, in_channels, out_channels, out_channels,
                          num_layers, dropout=dropout, drop_input=drop_input,
                          history_dtype=history_dtype,
                          history_device=history_device)
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"'alpha' must be in [0, 1] (got {alpha})")
         self.alpha = alpha
         self.lins = ModuleList([
             Linear(in_channels, hidden_channels),

@@ -4,6 +4,7 @@ import torch
 from torch import Tensor
 from torch.nn import BatchNorm1d, Linear, ModuleList
 
+from pyg_gas.checks import check_int, check_number
 from pyg_gas.nn.functional import dropout
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.typing import Adj
@@ -43,11 +44,12 @@ class GASModel(ScalableGNN):
                  history_dtype: Optional[torch.dtype] = None,
                  history_device: Optional[Union[torch.device, str]] = None,
                  ) -> None:
+        check_int('in_channels', in_channels)
+        check_int('out_channels', out_channels)
+        check_number('dropout', dropout, 0.0, 1.0, open_max=True)
         super().__init__(num_nodes, history_channels, num_layers,
                          history_dtype=history_dtype,
                          history_device=history_device)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"'dropout' must be in [0, 1) (got {dropout})")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.dropout = dropout
@@ -108,6 +110,7 @@ class BasicGAS(GASModel):
                  history_dtype: Optional[torch.dtype] = None,
                  history_device: Optional[Union[torch.device, str]] = None,
                  **kwargs: Any) -> None:
+        check_int('hidden_channels', hidden_channels)
         width = self.hidden_width(hidden_channels, **kwargs)
         super().__init__(num_nodes, in_channels, width, out_channels,
                          num_layers, dropout=dropout, drop_input=drop_input,

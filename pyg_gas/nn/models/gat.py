@@ -5,6 +5,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.nn import GATConv
 
+from pyg_gas.checks import check_int, check_number
 from pyg_gas.graph import add_node_self_loops, num_target_nodes
 from pyg_gas.nn.models.basic import BasicGAS
 from pyg_gas.typing import Adj
@@ -49,6 +50,9 @@ class GAT(BasicGAS):
                  out_channels: int, num_layers: int, heads: int = 8,
                  out_heads: int = 1, attn_dropout: float = 0.0,
                  edge_dim: Optional[int] = None, **kwargs: Any) -> None:
+        check_int('heads', heads)
+        check_int('out_heads', out_heads)
+        check_number('attn_dropout', attn_dropout, 0.0, 1.0, open_max=True)
         self.heads = heads
         self.edge_dim = edge_dim
         super().__init__(num_nodes, in_channels, hidden_channels,

@@ -6,6 +6,7 @@ from torch.nn import BatchNorm1d, Linear, ModuleList
 from torch_geometric.data import Data
 from torch_geometric.nn import GCN2Conv
 
+from pyg_gas.checks import check_number
 from pyg_gas.graph import gcn_normalize, num_target_nodes
 from pyg_gas.nn.functional import dropout
 from pyg_gas.nn.models.basic import GASModel
@@ -61,6 +62,8 @@ class GCN2(GASModel):
                  history_dtype: Optional[torch.dtype] = None,
                  history_device: Optional[Union[torch.device, str]] = None,
                  ) -> None:
+        check_number('alpha', alpha, 0.0, 1.0)
+        check_number('theta', theta, 0.0)
         super().__init__(num_nodes, in_channels, hidden_channels,
                          out_channels, num_layers, dropout=dropout,
                          drop_input=drop_input, history_dtype=history_dtype,
