@@ -81,6 +81,21 @@ def load_bundled_cora() -> Data:
     return data
 
 
+def _check_test_index(raw_dir: str, key: str) -> None:
+    # PyG reads any number of lines from 'ind.<name>.test.index' and puts
+    # that many test rows of 'tx' in place: a truncated file gives fewer
+    # test nodes and misplaced features, with no error.
+    from torch_geometric.io.planetoid import read_file
+
+    tx = read_file(raw_dir, key, 'tx')
+    index = read_file(raw_dir, key, 'test.index')
+    if index.numel() != tx.size(0) or index.unique().numel() != tx.size(0):
+        raise ValueError(f"'ind.{key}.test.index' holds {index.numel()} "
+                         f"node ids ({index.unique().numel()} distinct), "
+                         f"but 'ind.{key}.tx' has {tx.size(0)} rows: one "
+                         f"distinct id per row is expected")
+
+
 def load_planetoid(
     name: str,
     root: Optional[str] = None,
@@ -122,6 +137,8 @@ def load_planetoid(
     had_raw_files = all(osp.isfile(path) for path in raw_files)
 
     try:
+        if had_raw_files:
+            _check_test_index(raw_dir, key)
         dataset = Planetoid(osp.expanduser(str(root)), folder, **kwargs)
     except Exception as e:
         if had_raw_files:

@@ -315,13 +315,33 @@ def _read_cache(path: str, do_log: bool) -> Optional[Data]:
         stored = torch.load(path, weights_only=True)
         data = Data(**stored['tensors'])
         data.num_classes = int(stored['num_classes'])
+        _check_cached(data)
         return data
     except (RuntimeError, OSError, EOFError, KeyError, TypeError,
-            pickle.UnpicklingError, zipfile.BadZipFile) as e:
+            ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
         if do_log:
             utils.log(f"The cached graph '{path}' can not be read "
-                      f"({type(e).__name__}); generating it again")
+                      f"({type(e).__name__}: {e}); generating it again")
         return None
+
+
+#: What a cached graph holds, and its shape: :obj:`'N'` one row per node.
+_CACHED = {'x': ('N', -1), 'edge_index': (2, -1), 'y': ('N', ),
+           'train_mask': ('N', ), 'val_mask': ('N', ), 'test_mask': ('N', )}
+
+
+def _check_cached(data: Data) -> None:
+    # A cache that lost an attribute or holds rows of the wrong number is
+    # not the graph it is named after.
+    num_nodes = data.num_nodes
+    for key, shape in _CACHED.items():
+        value = data.get(key)
+        if not isinstance(value, Tensor) or value.dim() != len(shape):
+            raise KeyError(f"no '{key}' of {len(shape)} dimensions")
+        for size, expected in zip(value.shape, shape):
+            expected = num_nodes if expected == 'N' else expected
+            if expected != -1 and size != expected:
+                raise ValueError(f"'{key}' has shape {list(value.shape)}")
 
 
 def load_synthetic(name: str = 'synthetic', root: Optional[str] = None,

@@ -5,7 +5,7 @@ import os.path as osp
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional
 
-from pyg_gas.checks import check_choice, check_number
+from pyg_gas.checks import check_choice, check_int, check_number
 from pyg_gas.train.build import HISTORY_DTYPES, LAYERWISE, LOADERS, MODELS
 from pyg_gas.train.presets import (  # noqa: F401 (PRESETS: alias)
     DEFAULTS,
@@ -165,9 +165,10 @@ def resolve(config: TrainConfig) -> TrainConfig:
         if value is None and key in DEFAULTS:
             values[key] = next(layer[key] for layer in layers if key in layer)
     out = TrainConfig(**values)
-    if out.eval_parts < 0:
-        raise ValueError(f"'eval_parts' must be at least 0 "
-                         f"(got {out.eval_parts})")
+    for key in ('eval_parts', 'num_workers'):
+        check_int(key, getattr(out, key), 0)
+    # Seeds NumPy too, which takes [0, 2**32):
+    check_int('seed', out.seed, 0, 2**32 - 1)
     for key in _POSITIVE:
         if getattr(out, key) < 1:
             raise ValueError(f"'{key}' must be at least 1 "
