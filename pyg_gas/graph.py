@@ -229,6 +229,24 @@ def gather_csr(rowptr: Tensor, nodes: Tensor) -> Tuple[Tensor, Tensor]:
     return ptr, step.cumsum_(0)[:total]
 
 
+def cast_adj(adj_t: Any, dtype: torch.dtype) -> Any:
+    r"""Returns :obj:`adj_t` with its floating-point edge values in
+    :obj:`dtype`, so that a model of another type than the default (e.g.
+    :obj:`model.double()`) runs on batches whose weights the loaders built
+    in float32. An adjacency without values, or with values of
+    :obj:`dtype` already, is returned as it is."""
+    if is_sparse(adj_t) and not isinstance(adj_t, Tensor):  # SparseTensor
+        value = adj_t.storage.value()
+        if value is not None and value.is_floating_point() and \
+                value.dtype != dtype:
+            return adj_t.set_value(value.to(dtype), layout='coo')
+        return adj_t
+    if isinstance(adj_t, Tensor) and adj_t.layout != torch.strided and \
+            adj_t.is_floating_point() and adj_t.dtype != dtype:
+        return adj_t.to(dtype)
+    return adj_t
+
+
 def num_target_nodes(adj_t: Any) -> int:
     r"""The number of target (output) nodes of an adjacency as the convs
     receive it: rows of a transposed sparse matrix, or the second sparse size

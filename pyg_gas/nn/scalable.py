@@ -8,6 +8,7 @@ from torch_geometric.data import Data
 from tqdm import tqdm
 
 from pyg_gas.checks import check_choice, check_int
+from pyg_gas.graph import cast_adj
 from pyg_gas.history import _DTYPES, History
 from pyg_gas.history_io import AsyncHistoryIO
 from pyg_gas.loader.ladies import LADIESSampler
@@ -164,6 +165,7 @@ class ScalableGNN(Module):
             raise ValueError("A mini-batch ('batch_size' given) needs the "
                              "global node ids 'n_id'")
         self._check_input(x)
+        adj_t = self._cast_adj(adj_t)
         io = self._async_io
         if io is None or batch_size is None or not x.is_cuda:
             io = None
@@ -295,6 +297,7 @@ class ScalableGNN(Module):
             raise ValueError(f"Expected one adjacency per layer "
                              f"({self.num_layers}) (got {len(adjs)})")
         self._check_input(x)
+        adjs = [self._cast_adj(adj_t) for adj_t in adjs]
         state = self.init_state(x)
         for i, adj_t in enumerate(adjs):
             if edge_attrs is not None:
@@ -404,7 +407,7 @@ class ScalableGNN(Module):
         # Layer 'i' of 'inference' for the batch rows of 'batch': the
         # features are its input in layer 0, the complete history of the
         # previous layer in the others.
-        adj_t = batch.adj_t.to(device)
+        adj_t = self._cast_adj(batch.adj_t.to(device))
         state: Dict[str, Any] = {}
         if i == 0 or self.needs_state:
             feat = batch.x.to(device)
@@ -435,6 +438,14 @@ class ScalableGNN(Module):
             raise TypeError(f"'x' has dtype {x.dtype}, but the model's "
                             f"parameters have dtype {dtype}; convert one "
                             f"of them (e.g. 'x.to({dtype})')")
+
+    def _cast_adj(self, adj_t: Adj) -> Adj:
+        # Edge weights in the type of the parameters (the loaders build
+        # them in float32), unless autocast picks the types:
+        dtype = self._dtype()
+        if torch.is_autocast_enabled(self._device().type):
+            return adj_t
+        return cast_adj(adj_t, dtype)
 
     def _device(self) -> torch.device:
         for p in self.parameters():

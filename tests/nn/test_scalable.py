@@ -392,3 +392,29 @@ def test_input_dtype_must_match_the_model(norm_cora):
         model.inference(EvalSubgraphLoader(double, ptr, 2))
     with pytest.raises(TypeError, match=match):
         model.forward_layerwise(data.x.double(), [full_adj_t(data)] * 3)
+
+
+@pytest.mark.parametrize('name', ['gcn', 'sage'])
+def test_double_model_on_float32_weights(norm_cora, name):
+    # The loaders build edge weights (or unit values) in float32: a float64
+    # model casts them and computes in float64, as the full graph does
+    # (float64 histories too: they keep their storage type otherwise).
+    model = make_model(name, norm_cora,
+                       history_dtype=torch.float64).double()
+    data = model.transform(norm_cora)
+    data.x = data.x.double()
+    perm, ptr = metis(data, 4, log=False)
+    data = permute(data, perm)
+    assert full_adj_t(data).dtype == torch.float32
+    full = model(data.x, full_adj_t(data))
+    assert full.dtype == torch.float64
+    out = model.inference(EvalSubgraphLoader(data, ptr, 2))
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out, full, atol=1e-10, rtol=1e-10)
+    batch = next(iter(SubgraphLoader(data, ptr, 2)))
+    out = model(batch.x, batch.adj_t, batch.batch_size, batch.n_id,
+                batch.offset, batch.count)
+    torch.testing.assert_close(out, full[batch.n_id[:batch.batch_size]],
+                               atol=1e-10, rtol=1e-10)
+    layerwise = model.forward_layerwise(data.x, [full_adj_t(data)] * 3)
+    torch.testing.assert_close(layerwise, full, atol=1e-10, rtol=1e-10)
