@@ -5,6 +5,7 @@ import math
 import numbers
 from typing import Any, Optional, Sequence
 
+import torch
 from torch import Tensor
 
 
@@ -106,4 +107,16 @@ def check_rows(name: str, value: Any, width: int) -> Tensor:
     if value.dim() != 2 or value.size(1) != width:
         raise ValueError(f"'{name}' must have shape [num_rows, {width}] "
                          f"(got {list(value.shape)})")
+    return value
+
+
+def check_ids(name: str, value: Any) -> Tensor:
+    r"""Returns :obj:`value` if it is a one-dimensional tensor of type
+    :obj:`torch.long` (node ids)."""
+    if not isinstance(value, Tensor) or value.dtype != torch.long:
+        raise TypeError(f"'{name}' must be a tensor of type torch.long "
+                        f"(got {getattr(value, 'dtype', type(value))})")
+    if value.dim() != 1:
+        raise ValueError(f"'{name}' must be one-dimensional "
+                         f"(got shape {list(value.shape)})")
     return value

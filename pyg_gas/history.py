@@ -3,7 +3,7 @@ from typing import Any, Iterator, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from pyg_gas.checks import check_int, check_rows
+from pyg_gas.checks import check_ids, check_int, check_rows
 from pyg_gas.history_io import AsyncHistoryIO  # Re-exported.
 
 __all__ = ['History', 'AsyncHistoryIO']
@@ -164,12 +164,7 @@ class History(torch.nn.Module):
         return self
 
     def _check_index(self, n_id: Tensor, name: str = 'n_id') -> None:
-        if not isinstance(n_id, Tensor) or n_id.dtype != torch.long:
-            raise TypeError(f"'{name}' must be a tensor of type torch.long "
-                            f"(got {getattr(n_id, 'dtype', type(n_id))})")
-        if n_id.dim() != 1:
-            raise ValueError(f"'{name}' must be one-dimensional "
-                             f"(got shape {list(n_id.shape)})")
+        check_ids(name, n_id)
         if n_id.numel() > 0:  # One pass, one sync: cheap next to the copy.
             lo, hi = torch.stack(torch.aminmax(n_id)).tolist()
             if lo < 0 or hi >= self.num_embeddings:

@@ -9,6 +9,7 @@ import torch
 from pyg_gas.checks import (
     check_bool,
     check_choice,
+    check_ids,
     check_int,
     check_number,
     check_rows,
@@ -184,3 +185,16 @@ def test_check_rows():
         check_rows('x', torch.randn(4), 4)
     with pytest.raises(ValueError, match=r'\(got \[2, 3, 4\]\)$'):
         check_rows('x', torch.randn(2, 3, 4), 4)
+
+
+def test_check_ids():
+    ids = torch.tensor([3, 1])
+    assert check_ids('n_id', ids) is ids
+    with pytest.raises(TypeError, match="'n_id' must be a tensor of type "
+                       r"torch.long \(got torch.int32\)"):
+        check_ids('n_id', ids.int())
+    with pytest.raises(TypeError, match=r"\(got <class 'list'>\)"):
+        check_ids('n_id', [3, 1])
+    with pytest.raises(ValueError, match=r"one-dimensional \(got shape "
+                       r"\[1, 2\]\)"):
+        check_ids('n_id', ids.view(1, 2))

@@ -13,7 +13,7 @@ from torch_geometric import EdgeIndex
 from torch_geometric.nn.conv import MessagePassing
 from tqdm import tqdm
 
-from pyg_gas.checks import check_int
+from pyg_gas.checks import check_ids, check_int
 from pyg_gas.history import History
 from pyg_gas.nn.functional import push_and_pull_rows
 from pyg_gas.nn.scalable import check_covered, check_loader
@@ -58,12 +58,7 @@ def gas_batch(batch: Any = None, *, batch_size: Optional[int] = None,
     if batch_size is None or n_id is None:
         raise ValueError("'gas_batch' needs a batch, or 'batch_size' and "
                          "'n_id'")
-    if not isinstance(n_id, Tensor) or n_id.dtype != torch.long:
-        raise TypeError(f"'n_id' must be a tensor of type torch.long "
-                        f"(got {getattr(n_id, 'dtype', type(n_id))})")
-    if n_id.dim() != 1:
-        raise ValueError(f"'n_id' must be one-dimensional (got shape "
-                         f"{list(n_id.shape)})")
+    check_ids('n_id', n_id)
     if isinstance(batch_size, Tensor) and batch_size.numel() == 1:
         batch_size = batch_size.item()
     batch_size = check_int('batch_size', batch_size, 0, n_id.numel(),
