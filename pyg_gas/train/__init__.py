@@ -1,5 +1,7 @@
-r"""Training runs: the configuration and its presets
-(:mod:`~pyg_gas.train.config`), what a run is built from
+r"""Training runs: the configuration (:mod:`~pyg_gas.train.config`), the
+presets of the GAS paper per dataset and model
+(:mod:`~pyg_gas.train.presets`), single- and multi-label objectives
+(:mod:`~pyg_gas.train.task`), what a run is built from
 (:mod:`~pyg_gas.train.build`), the one training loop for one or several
 processes (:mod:`~pyg_gas.train.loop`) and its entry points
 (:func:`run`, :func:`~pyg_gas.train.distributed.run_distributed`)."""
@@ -31,7 +33,9 @@ from pyg_gas.train.loop import (
     fit,
     peak_memory_bytes,
 )
+from pyg_gas.train.presets import GAS_PRESETS, find_preset
 from pyg_gas.train.single import prepare, run
+from pyg_gas.train.task import MultiLabelTask, Task
 from pyg_gas.utils import write_json
 
 __all__ = [
@@ -57,6 +61,10 @@ __all__ = [
     'HISTORY_DTYPES',
     'DEFAULTS',
     'PRESETS',
+    'GAS_PRESETS',
+    'find_preset',
+    'Task',
+    'MultiLabelTask',
     'LOADER_DEFAULTS',
     'LOADER_PRESETS',
     '_accuracy',
