@@ -3,6 +3,7 @@ r"""File and progress helpers: atomic writes, JSON results and log lines.
 The graph helpers and argument checks that lived here before moved to
 :mod:`pyg_gas.graph` and :mod:`pyg_gas.checks`; they stay importable from
 this module under their old names."""
+import contextlib
 import json
 import os
 import sys
@@ -92,3 +93,12 @@ def check_writable_file(name: str, path: str) -> str:
                          f"directory")
     check_writable_dir(name, os.path.dirname(os.path.abspath(path)))
     return path
+
+
+def remove_empty_dirs(folder: str) -> None:
+    r"""Removes the empty folders below :obj:`folder`, and :obj:`folder`
+    itself if it ends up empty (e.g. what a failed download created). Never
+    removes a file."""
+    for path, _, _ in sorted(os.walk(folder), key=lambda t: -len(t[0])):
+        with contextlib.suppress(OSError):
+            os.rmdir(path)

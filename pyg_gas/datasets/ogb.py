@@ -14,6 +14,7 @@ from torch_geometric.data.storage import GlobalStorage
 from torch_geometric.utils import index_to_mask, is_undirected, to_undirected
 
 from pyg_gas.typing import require
+from pyg_gas.utils import remove_empty_dirs
 
 OGB_PREFIX = 'ogbn-'
 
@@ -126,14 +127,6 @@ def _safe_globals() -> contextlib.AbstractContextManager:
         [cls for cls in SAFE_GLOBALS if cls not in allowed])
 
 
-def _remove_empty_dirs(folder: str) -> None:
-    # Removes the empty folders that a failed download left below `folder`,
-    # and `folder` itself if it ends up empty. Never removes a file.
-    for path, _, _ in sorted(os.walk(folder), key=lambda t: -len(t[0])):
-        with contextlib.suppress(OSError):
-            os.rmdir(path)
-
-
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     # ogb prints its progress to stdout; send it to stderr, where the
@@ -221,7 +214,7 @@ def load_ogb(
         if all(osp.isfile(osp.join(folder, f)) for f in files):
             raise
         if not existed:
-            _remove_empty_dirs(folder)
+            remove_empty_dirs(folder)
         raise FileNotFoundError(
             f"The files of '{key}' are missing and could not be downloaded "
             f'({type(e).__name__}: {e}). Run once with network access to '

@@ -16,6 +16,7 @@ from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset
 
 from pyg_gas.typing import require
+from pyg_gas.utils import remove_empty_dirs
 
 
 class PyGDataset(NamedTuple):
@@ -118,14 +119,6 @@ def _files_below(folder: str) -> Set[str]:
     }
 
 
-def _remove_empty_dirs(folder: str) -> None:
-    # Removes the empty folders below `folder`, and `folder` itself if it
-    # ends up empty. Never removes a file.
-    for path, _, _ in sorted(os.walk(folder), key=lambda t: -len(t[0])):
-        with contextlib.suppress(OSError):
-            os.rmdir(path)
-
-
 def _instantiate(key: str, root: str,
                  kwargs: Dict[str, Any]) -> List[InMemoryDataset]:
     spec = PYG_DATASETS[key]
@@ -157,7 +150,7 @@ def _open(key: str, root: str,
         for path in _files_below(folder) - before:
             with contextlib.suppress(OSError):
                 os.remove(path)
-        _remove_empty_dirs(folder)
+        remove_empty_dirs(folder)
         if not isinstance(e, Exception):  # KeyboardInterrupt, SystemExit.
             raise
         error = f'{type(e).__name__}: {e}'
