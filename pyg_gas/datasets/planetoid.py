@@ -133,17 +133,17 @@ def load_planetoid(
     from torch_geometric.datasets import Planetoid
 
     raw_dir = osp.join(osp.expanduser(str(root)), folder, 'raw')
+    processed = osp.join(osp.expanduser(str(root)), folder, 'processed')
     raw_files = [osp.join(raw_dir, f'ind.{key}.{s}') for s in _RAW_SUFFIXES]
     had_raw_files = all(osp.isfile(path) for path in raw_files)
 
     try:
-        if had_raw_files:
+        # The raw files are read only while PyG processes them:
+        if had_raw_files and not osp.isfile(osp.join(processed, 'data.pt')):
             _check_test_index(raw_dir, key)
         dataset = Planetoid(osp.expanduser(str(root)), folder, **kwargs)
     except Exception as e:
         if had_raw_files:
-            processed = osp.join(osp.expanduser(str(root)), folder,
-                                 'processed')
             raise ValueError(
                 f"'planetoid:{folder}' can not be read from '{raw_dir}' "
                 f'({type(e).__name__}: {e}): the raw files '

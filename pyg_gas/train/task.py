@@ -68,17 +68,16 @@ class MultiLabelTask(Task):
         return 2 * tp / (2 * tp + fp + fn)
 
 
-def task_of(y: Tensor) -> Task:
-    r"""The task of the labels :obj:`y`: multi-label for a floating-point
-    matrix :obj:`[N, C]`, single-label otherwise."""
-    if y.dim() == 2 and y.is_floating_point():
-        return MultiLabelTask()
-    return Task()
-
-
 def is_multilabel(y: Tensor) -> bool:
-    r"""Whether :obj:`y` holds multi-label targets (see :func:`task_of`)."""
-    return isinstance(task_of(y), MultiLabelTask)
+    r"""Whether :obj:`y` holds multi-label targets: a floating-point matrix
+    :obj:`[N, C]`."""
+    return y.dim() == 2 and y.is_floating_point()
+
+
+def task_of(y: Tensor) -> Task:
+    r"""The task of the labels :obj:`y`: multi-label (see
+    :func:`is_multilabel`) or single-label."""
+    return MultiLabelTask() if is_multilabel(y) else Task()
 
 
 def check_targets(y: Tensor, num_classes: int, name: str) -> None:
