@@ -3,7 +3,7 @@ converting adjacencies, CSR building and gathering, the GCN normalization
 and cluster boundaries. Nothing here imports from the layers above."""
 import copy
 import warnings
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, NamedTuple, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -188,6 +188,26 @@ def check_finite_values(name: str, value: Any, chunk: int = 1 << 22) -> None:
                          f"inf) of {flat.numel()}; they would spread through "
                          f"every layer. Clean them, or pass "
                          f"'check_finite=False' to skip this check")
+
+
+class ClusteredCSR(NamedTuple):
+    r"""A clustered graph in the CSR form that the mini-batch loaders read
+    (rows are targets, see :func:`to_csr`), as a graph held elsewhere (e.g.
+    on disk, see :class:`~pyg_gas.storage.DiskDataset`) hands itself to
+    them. Its tensors may be memory-mapped: the loaders index them and copy
+    nothing else."""
+    num_nodes: int
+    rowptr: Tensor  # [N + 1], int64
+    col: Tensor  # [E], int32 or int64: the source of each edge
+    node_attrs: Dict[str, Tensor]  # [N, ...] each
+    edge_attrs: Dict[str, Tensor]  # [E, ...] each, in CSR order
+    graph_attrs: Dict[str, Any]
+    #: Types that node attributes are cast to once gathered (e.g. features
+    #: stored in half precision, computed on in float32).
+    casts: Dict[str, torch.dtype]
+    #: What to pickle instead of the tensors (e.g. the dataset, which
+    #: pickles as its path), or :obj:`None` to pickle the tensors.
+    source: Any = None
 
 
 def to_csr(edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor, Tensor]:

@@ -1,5 +1,5 @@
 import copy
-from typing import Any, List, Literal, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -10,6 +10,7 @@ from torch_geometric.data import Data
 from pyg_gas.checks import check_int
 from pyg_gas.data import SubgraphData
 from pyg_gas.graph import (  # noqa: F401 (check_ptr: alias)
+    ClusteredCSR,
     build_adj_t,
     check_finite_values,
     check_ptr,
@@ -55,9 +56,6 @@ class ClusterCollater:
     def __init__(self, data: Data, ptr: Tensor, halo: bool = True,
                  adj_format: AdjFormat = 'csr',
                  check_finite: bool = True) -> None:
-        if not isinstance(data, Data):
-            raise TypeError(f"'data' must be a 'Data' object "
-                            f"(got {type(data).__name__})")
         if adj_format not in ('auto', 'csr', 'sparse_tensor'):
             raise ValueError(f"'adj_format' must be 'auto', 'csr' or "
                              f"'sparse_tensor' (got '{adj_format}')")
@@ -67,6 +65,12 @@ class ClusterCollater:
             adj_format = 'sparse_tensor' if WITH_TORCH_SPARSE else 'csr'
         self.adj_format = adj_format
         self.halo = halo
+        if not isinstance(data, Data) and hasattr(data, 'clustered_csr'):
+            self._set_csr(data.clustered_csr(), ptr)  # E.g. on disk.
+            return
+        if not isinstance(data, Data):
+            raise TypeError(f"'data' must be a 'Data' object or a prepared "
+                            f"'DiskDataset' (got {type(data).__name__})")
 
         edge_index, num_nodes = get_edge_index(data)
         self.num_nodes = num_nodes
@@ -75,10 +79,35 @@ class ClusterCollater:
         node_attrs, self.edge_attrs, self.graph_attrs = split_attributes(
             data, perm)
         self.node_attrs = {k: v.cpu() for k, v in node_attrs.items()}
+        self.casts: Dict[str, torch.dtype] = {}
+        self.source: Any = None
         if check_finite:
             for key, attrs in (('x', self.node_attrs),
                                ('edge_weight', self.edge_attrs)):
                 check_finite_values(key, attrs.get(key))
+
+    def _set_csr(self, csr: ClusteredCSR, ptr: Tensor) -> None:
+        # A graph that hands over its CSR (checked when it was written):
+        self.num_nodes = csr.num_nodes
+        self.ptr = check_ptr(ptr, csr.num_nodes)
+        self.rowptr, self.col = csr.rowptr, csr.col
+        self.node_attrs, self.edge_attrs = csr.node_attrs, csr.edge_attrs
+        self.graph_attrs, self.casts = csr.graph_attrs, csr.casts
+        self.source = csr.source
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(self.__dict__)
+        if self.source is not None:  # Pickles as its path, not its arrays.
+            for key in ('rowptr', 'col', 'node_attrs', 'edge_attrs'):
+                del state[key]
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self.source is not None:
+            csr = self.source.clustered_csr()
+            self.rowptr, self.col = csr.rowptr, csr.col
+            self.node_attrs, self.edge_attrs = csr.node_attrs, csr.edge_attrs
 
     @property
     def num_parts(self) -> int:
@@ -131,7 +160,7 @@ class ClusterCollater:
 
         # All edges into in-batch nodes, grouped by target:
         row_ptr, idx = gather_csr(self.rowptr, batch)
-        src = self.col[idx]  # [E_b], global ids
+        src = self.col[idx].long()  # [E_b], global ids
         dst = torch.arange(batch_size).repeat_interleave(
             row_ptr[1:] - row_ptr[:-1], output_size=idx.numel())  # [E_b]
 
@@ -165,7 +194,9 @@ class ClusterCollater:
         out = SubgraphData(batch_size=batch_size, n_id=n_id, offset=offset,
                            count=count)
         for key, value in self.node_attrs.items():
-            out[key] = value.index_select(0, n_id)  # [B + H, ...]
+            value = value.index_select(0, n_id)  # [B + H, ...]
+            cast = self.casts.get(key)
+            out[key] = value if cast is None else value.to(cast)
         for key, value in self.edge_attrs.items():
             out[key] = value.index_select(0, idx)  # [E_b, ...]
         for key, value in self.graph_attrs.items():

@@ -1,0 +1,30 @@
+r"""Graphs on disk: a dataset directory of memory-mapped ``.npy`` files in
+cluster order, written in bounded memory and read by the mini-batch
+loaders row range by row range (see :class:`DiskDataset`)."""
+from pyg_gas.storage.dataset import (
+    DiskDataset,
+    DiskFeatureStore,
+    DiskGraphStore,
+)
+from pyg_gas.storage.format import FORMAT_VERSION, FormatError
+from pyg_gas.storage.prepare import prepare
+from pyg_gas.storage.transform import TRANSFORMS, derive
+
+
+def open_dataset(root: str, verify: bool = False) -> DiskDataset:
+    r"""Opens the prepared dataset directory :obj:`root` (see
+    :class:`DiskDataset`)."""
+    return DiskDataset(root, verify=verify)
+
+
+__all__ = [
+    'DiskDataset',
+    'DiskFeatureStore',
+    'DiskGraphStore',
+    'FormatError',
+    'FORMAT_VERSION',
+    'TRANSFORMS',
+    'derive',
+    'open_dataset',
+    'prepare',
+]
