@@ -10,7 +10,7 @@ from dataclasses import MISSING, fields
 from typing import Any, Dict, List, NoReturn, Optional
 
 import pyg_gas
-from pyg_gas.datasets import DATASETS
+from pyg_gas.datasets import DATASETS, load_dataset
 from pyg_gas.train import TrainConfig, run
 from pyg_gas.train.presets import GAS_PRESETS, PRESET_ALIASES, PRESETS
 
@@ -115,27 +115,87 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=presets_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_options(train)
+    add_prepare_parser(sub)
     return parser
+
+
+def add_prepare_parser(sub: Any) -> None:
+    prepare = sub.add_parser(
+        'prepare', help='write a dataset to disk for out-of-core training',
+        description=_fill(
+            'Write a dataset as a directory of memory-mapped .npy files in '
+            'cluster order, for pyg-gas train --data-dir.'))
+    prepare.add_argument('--dataset', default='cora',
+                         help='the dataset, as for pyg-gas train '
+                         '(default: %(default)s)')
+    prepare.add_argument('--root', metavar='DIR',
+                         help='the dataset directory, as for pyg-gas train')
+    prepare.add_argument('--out', required=True, metavar='DIR',
+                         help='the directory to write')
+    prepare.add_argument('--num-parts', type=int, metavar='P',
+                         help="the number of clusters (default: the "
+                         "dataset's preset)")
+    prepare.add_argument('--seed', type=int, default=0,
+                         help='the partition seed (default: %(default)s)')
+    prepare.add_argument('--x-dtype', default='float32',
+                         choices=['float32', 'bfloat16', 'float16'],
+                         help='the storage type of the features '
+                         '(default: %(default)s)')
+    prepare.add_argument('--normalize-features', type=_bool, metavar='BOOL',
+                         help="row-normalize the features (default: the "
+                         "dataset's preset)")
+    prepare.add_argument('--cache-dir', metavar='DIR',
+                         help='where to cache METIS partitions')
+    prepare.add_argument('--overwrite', action='store_true',
+                         help='replace a dataset prepared in --out')
+    prepare.add_argument('--no-progress', dest='progress',
+                         action='store_false', help='no log lines')
+
+
+def prepare_command(args: argparse.Namespace) -> Dict[str, Any]:
+    r"""Runs ``pyg-gas prepare`` and returns what it wrote."""
+    from pyg_gas.storage import prepare
+    from pyg_gas.storage.prepare import FEATURE_DTYPES
+    from pyg_gas.train.presets import DEFAULTS, find_preset
+
+    preset = find_preset(args.dataset, 'gcn')[0]
+    num_parts = args.num_parts or preset.get('num_parts',
+                                             DEFAULTS['num_parts'])
+    normalize = args.normalize_features
+    if normalize is None:
+        normalize = preset.get('normalize_features',
+                               DEFAULTS['normalize_features'])
+    data = load_dataset(args.dataset, root=args.root)
+    dataset = prepare(data, args.out, num_parts=num_parts, seed=args.seed,
+                      x_dtype=FEATURE_DTYPES[args.x_dtype],
+                      cache_dir=args.cache_dir, name=args.dataset,
+                      normalize_features=normalize,
+                      overwrite=args.overwrite, log=args.progress)
+    return dict(out=dataset.root, num_nodes=dataset.num_nodes,
+                num_edges=dataset.num_edges, num_parts=dataset.num_parts,
+                bytes=dataset.nbytes, digest=dataset.digest)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == 'train':
+    try:
+        if args.command == 'prepare':
+            print(json.dumps(prepare_command(args)))
+            return 0
         names = {f.name for f in fields(TrainConfig)}
         config = TrainConfig(**{k: v for k, v in vars(args).items()
                                 if k in names})
-        try:
-            result = run(config)
-        except USER_ERRORS as e:
-            message = ' '.join(str(e).split())  # One line.
-            print(f'pyg-gas: error: {message}', file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            # Files are written atomically: nothing partial is left behind.
-            print('pyg-gas: interrupted', file=sys.stderr)
-            return 130
-        if result.get('rank', 0) == 0:  # Once per distributed run.
-            print(json.dumps({key: result[key] for key in SUMMARY}))
+        result = run(config)
+    except USER_ERRORS as e:
+        message = ' '.join(str(e).split())  # One line.
+        print(f'pyg-gas: error: {message}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        # Files are written atomically: nothing partial is left behind.
+        print('pyg-gas: interrupted', file=sys.stderr)
+        return 130
+    if result.get('rank', 0) == 0:  # Once per distributed run.
+        print(json.dumps({key: result[key] for key in SUMMARY}))
     return 0
 
 

@@ -187,8 +187,9 @@ class ClusterCollater:
                          out=row_ptr[1:])
         num_src = n_id.numel()
 
-        # Sort sources within each target, the canonical CSR order:
-        order = torch.argsort(dst * num_src + local_src)
+        # Sort sources within each target, the canonical CSR order (stable:
+        # duplicated edges keep the order of the stored graph):
+        order = torch.argsort(dst * num_src + local_src, stable=True)
         idx, local_src, dst = idx[order], local_src[order], dst[order]
 
         out = SubgraphData(batch_size=batch_size, n_id=n_id, offset=offset,

@@ -1,10 +1,12 @@
 r"""Writing a dataset directory: from an in-memory graph (:func:`prepare`),
 and the helpers that the chunked writers share."""
+import copy
 import os
 import os.path as osp
 from typing import Dict, Optional
 
 import torch
+import torch_geometric.transforms as T
 from torch import Tensor
 from torch_geometric.data import Data
 
@@ -104,6 +106,7 @@ def prepare(
     x_dtype: torch.dtype = torch.float32,
     cache_dir: Optional[str] = None,
     name: Optional[str] = None,
+    normalize_features: bool = False,
     overwrite: bool = False,
     log: bool = True,
 ) -> DiskDataset:
@@ -133,7 +136,11 @@ def prepare(
             :obj:`torch.float16`; loaders hand out :obj:`float32`.
             (default: :obj:`torch.float32`)
         cache_dir (str, optional): The METIS cache. (default: :obj:`None`)
-        name (str, optional): The dataset's name in the manifest.
+        name (str, optional): The dataset's name in the manifest, which
+            picks the presets of ``pyg-gas train --data-dir``.
+        normalize_features (bool, optional): Row-normalizes the features
+            (as :class:`torch_geometric.transforms.NormalizeFeatures`) before
+            they are written. (default: :obj:`False`)
         overwrite (bool, optional): Replaces a prepared dataset in
             :obj:`root`. (default: :obj:`False`)
         log (bool, optional): Reports the steps on stderr.
@@ -151,6 +158,8 @@ def prepare(
         raise ValueError("Give 'num_parts', or a partition's 'perm' and "
                          "'ptr'")
     num_classes = check_node_arrays(data)
+    if normalize_features:
+        data = T.NormalizeFeatures()(copy.copy(data))
     edge_index, num_nodes = get_edge_index(data)
     edge_attrs = _edge_attrs(data)
     for key, value in [('x', data.x)] + list(edge_attrs.items()):
@@ -194,6 +203,7 @@ def prepare(
     meta = dict(name=name or 'data', num_nodes=num_nodes,
                 num_edges=num_edges, num_classes=num_classes,
                 x_dtype=dtype_name(x_dtype), transform=None,
+                normalized_features=normalize_features,
                 partition=dict(num_parts=int(ptr.numel()) - 1,
                                method=method, seed=seed))
     write_manifest(root, meta, arrays)

@@ -25,6 +25,7 @@ from pyg_gas.loader import (
 from pyg_gas.nn.models import APPNP, GAT, GCN, GCN2, GIN, PNA, SAGE
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.partition import metis, permute
+from pyg_gas.storage import DiskDataset, derive
 from pyg_gas.train.task import check_targets, is_multilabel
 
 MODELS = {
@@ -94,9 +95,13 @@ def check_labels(data: Data, name: str = 'the dataset') -> None:
                              f"test mask")
 
 
-def load_graph(config: Any) -> Data:
+def load_graph(config: Any) -> Any:
     r"""Loads the dataset of :obj:`config`, with its features normalized if
-    asked, and checks that it has enough nodes for the partition."""
+    asked, and checks that it has enough nodes for the partition. A
+    prepared dataset (:obj:`config.data_dir`) is opened memory-mapped (see
+    :func:`open_prepared`)."""
+    if config.data_dir is not None:
+        return open_prepared(config)
     data = load_dataset(config.dataset, root=config.root)
     check_labels(data, config.dataset)
     if config.normalize_features:
@@ -107,6 +112,59 @@ def load_graph(config: Any) -> Data:
         raise ValueError(f"'num_parts' must be in [1, {data.num_nodes}] "
                          f"(got {config.num_parts})")
     return data
+
+
+def open_prepared(config: Any) -> DiskDataset:
+    r"""Opens the prepared dataset of :obj:`config.data_dir` and checks that
+    it is the graph the configuration asks for: partitioned into
+    :obj:`num_parts` clusters with their seed, with features normalized
+    when :obj:`normalize_features` is set."""
+    data = DiskDataset(config.data_dir)
+    if config.loader not in PARTITIONED:
+        raise ValueError(f"A prepared dataset ('data_dir') trains with the "
+                         f"loaders {list(PARTITIONED)}, whose batches read "
+                         f"their clusters from disk (got loader "
+                         f"'{config.loader}')")
+    if config.num_parts != data.num_parts:
+        raise ValueError(f"'{config.data_dir}' was prepared with "
+                         f"{data.num_parts} parts, but 'num_parts' is "
+                         f"{config.num_parts}: prepare it again with "
+                         f"--num-parts {config.num_parts}, or leave "
+                         f"--num-parts out")
+    if config.normalize_features and not data.manifest.get(
+            'normalized_features'):
+        raise ValueError(f"The configuration row-normalizes the features, "
+                         f"but '{config.data_dir}' holds them as they are: "
+                         f"prepare it with --normalize-features, or pass "
+                         f"--normalize-features false")
+    if config.standardize_features:
+        raise ValueError("A prepared dataset's features cannot be "
+                         "standardized while training (pass "
+                         "--standardize-features false)")
+    return data
+
+
+#: The on-disk counterparts of the models' graph transforms (see
+#: :func:`~pyg_gas.storage.derive`), by the function the model's
+#: :meth:`~pyg_gas.ScalableGNN.transform` is.
+DISK_TRANSFORMS = {GCN.transform: 'gcn_norm', GCN2.transform: 'gcn_norm',
+                   APPNP.transform: 'gcn_norm', GAT.transform: 'self_loops',
+                   ScalableGNN.transform: None}
+
+
+def transform_graph(model: ScalableGNN, data: Any, log: bool = True) -> Any:
+    r"""Applies the graph transform of :obj:`model` to :obj:`data`: its
+    :meth:`~pyg_gas.ScalableGNN.transform` in memory, the derived edges of
+    a prepared dataset (written once, next to it) on disk."""
+    if not isinstance(data, DiskDataset):
+        return model.transform(data)
+    method = type(model).transform
+    if method not in DISK_TRANSFORMS:
+        raise ValueError(f"'{type(model).__name__}' transforms the graph in "
+                         f"a way that has no on-disk counterpart (expected "
+                         f"one of {sorted(filter(None, DISK_TRANSFORMS.values()))})")  # noqa: E501
+    kind = DISK_TRANSFORMS[method]
+    return data if kind is None else derive(data, kind, log=log)
 
 
 def standardize_features(data: Data) -> Data:
@@ -143,12 +201,28 @@ def build_model(config: Any, data: Any,
     kwargs = {key: getattr(config, key) for key in _MODEL_OPTIONS
               if key in accepted}
     kwargs['history_dtype'] = HISTORY_DTYPES[config.history_dtype]
+    if config.history_storage == 'disk':
+        kwargs['history_storage'] = 'disk'
+        kwargs['history_path'] = history_path(config)
     if cls is PNA:
-        kwargs['deg'] = PNA.degree_histogram(data)
+        kwargs['deg'] = (torch.bincount(data.rowptr.diff())
+                         if isinstance(data, DiskDataset) else
+                         PNA.degree_histogram(data))
     if num_nodes is None:
         num_nodes = data.num_nodes
     return cls(num_nodes, data.num_features, config.hidden,
                int(data.num_classes), config.layers, **kwargs)
+
+
+def history_path(config: Any) -> str:
+    r"""Where a run keeps its histories on disk: :obj:`history_path`, or
+    the :obj:`histories` folder of the prepared dataset."""
+    if config.history_path is not None:
+        return config.history_path
+    if config.data_dir is not None:
+        return os.path.join(config.data_dir, 'histories')
+    raise ValueError("'history_storage' is 'disk', but no directory was "
+                     "given: pass --history-path DIR (or --data-dir)")
 
 
 @dataclass
@@ -198,10 +272,14 @@ class Partitioned(LoaderEntry):
 
     def build(self, config: Any, data: Data, device: torch.device) -> Loaders:
         t = time.perf_counter()
-        perm, ptr = metis(data, config.num_parts, seed=config.seed,
-                          cache_dir=config.cache_dir, log=config.progress)
+        if isinstance(data, DiskDataset):  # Prepared in cluster order.
+            ptr = data.ptr.clone()
+        else:
+            perm, ptr = metis(data, config.num_parts, seed=config.seed,
+                              cache_dir=config.cache_dir,
+                              log=config.progress)
+            data = permute(data, perm)
         partition_time = time.perf_counter() - t
-        data = permute(data, perm)
         batch_size = min(config.batch_size, config.num_parts)
         train = self.loader_cls(data, ptr, batch_size=batch_size,
                                 shuffle=True, num_workers=config.num_workers,
@@ -210,8 +288,10 @@ class Partitioned(LoaderEntry):
         # small graphs keep them built, large ones build one at a time:
         eval_loader = EvalSubgraphLoader(
             data, ptr, batch_size=batch_size,
-            cache=data.num_edges < 1_000_000, collater=train.collater)
-        _drop_edges(data)
+            cache=data.num_edges < 1_000_000 and not isinstance(
+                data, DiskDataset), collater=train.collater)
+        if not isinstance(data, DiskDataset):
+            _drop_edges(data)
         return Loaders(data, train, lambda model: model.inference(eval_loader),
                        dict(num_nodes=data.num_nodes, ptr=ptr.tolist()),
                        partition_time)

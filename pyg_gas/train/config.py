@@ -2,11 +2,18 @@ r"""What defines a training run: :class:`TrainConfig`, and :func:`resolve`,
 which fills a configuration from the presets of its dataset and model
 (:mod:`~pyg_gas.train.presets`) and validates it."""
 import os.path as osp
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Dict, Optional
 
 from pyg_gas.checks import check_choice, check_int, check_number
-from pyg_gas.train.build import HISTORY_DTYPES, LAYERWISE, LOADERS, MODELS
+from pyg_gas.storage.format import read_manifest
+from pyg_gas.train.build import (
+    HISTORY_DTYPES,
+    LAYERWISE,
+    LOADERS,
+    MODELS,
+    history_path,
+)
 from pyg_gas.train.presets import (  # noqa: F401 (PRESETS: alias)
     DEFAULTS,
     LOADER_DEFAULTS,
@@ -18,6 +25,8 @@ from pyg_gas.train.presets import (  # noqa: F401 (PRESETS: alias)
 from pyg_gas.utils import check_writable_dir, check_writable_file
 
 DEVICES = ('cpu', 'cuda', 'auto')
+#: Where histories can live.
+STORAGES = ('memory', 'disk')
 
 
 def _option(default: Any, help: str, **cli: Any) -> Any:
@@ -43,6 +52,10 @@ class TrainConfig:
         "'synthetic-NAME' (generated); the list is below")
     root: Optional[str] = _option(None, 'the dataset directory',
                                   metavar='DIR')
+    data_dir: Optional[str] = _option(
+        None, "train on a dataset prepared on disk by 'pyg-gas prepare' "
+        "(memory-mapped; --dataset is then its name, and --num-parts its "
+        "partition's)", metavar='DIR')
     model: str = _option('gcn', 'the model', choices=sorted(MODELS))
     loader: str = _option(
         'gas', 'gas (GNNAutoScale: clusters with their halo from '
@@ -113,6 +126,12 @@ class TrainConfig:
     history_dtype: str = _option(
         'float32', 'storage type of the histories (bfloat16 halves their '
         'memory)', choices=list(HISTORY_DTYPES))
+    history_storage: str = _option(
+        'memory', "where the histories live: 'disk' keeps them in "
+        "memory-mapped files under --history-path", choices=list(STORAGES))
+    history_path: Optional[str] = _option(
+        None, "the directory of the histories with --history-storage disk "
+        "(default: DATA_DIR/histories)", metavar='DIR')
     nproc: int = _option(
         1, '(gas) train on N processes of this machine with '
         'torch.distributed (gloo on CPU, nccl on CUDA); under torchrun, the '
@@ -145,7 +164,8 @@ _RANGES = dict(lr=(0.0, None, False), weight_decay=(0.0, None, False),
 def _check_choices(config: TrainConfig) -> None:
     for key, choices in (('model', sorted(MODELS)), ('loader', list(LOADERS)),
                          ('device', list(DEVICES)),
-                         ('history_dtype', list(HISTORY_DTYPES))):
+                         ('history_dtype', list(HISTORY_DTYPES)),
+                         ('history_storage', list(STORAGES))):
         check_choice(key, getattr(config, key), choices)
 
 
@@ -153,6 +173,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
     r"""Fills the :obj:`None` fields of :obj:`config` from the presets and
     validates it."""
     _check_choices(config)
+    if config.data_dir is not None:
+        config = _from_prepared(config)
     name = preset_name(config.dataset)
     layers = [
         LOADER_PRESETS.get(name, {}).get(config.loader, {}),
@@ -185,6 +207,21 @@ def resolve(config: TrainConfig) -> TrainConfig:
     return out
 
 
+def _from_prepared(config: TrainConfig) -> TrainConfig:
+    # A prepared dataset names the graph (and so the presets) and fixes the
+    # partition: checked here, before any work.
+    manifest = read_manifest(config.data_dir)
+    num_parts = int(manifest.get('partition', {}).get('num_parts', 0))
+    if config.num_parts is not None and config.num_parts != num_parts:
+        raise ValueError(f"'{config.data_dir}' was prepared with "
+                         f"{num_parts} parts, but 'num_parts' is "
+                         f"{config.num_parts}: prepare it again with "
+                         f"--num-parts {config.num_parts}, or leave "
+                         f"--num-parts out")
+    return replace(config, dataset=str(manifest.get('name', 'data')),
+                   num_parts=num_parts)
+
+
 def _check_paths(config: TrainConfig) -> None:
     # Every path the run writes to, checked before any work is done. A
     # dataset root that exists may be read-only (a prepared copy); one that
@@ -194,6 +231,11 @@ def _check_paths(config: TrainConfig) -> None:
                          f"is a file")
     if config.root is not None and not osp.exists(config.root):
         check_writable_dir('root', config.root)
+    if config.history_storage == 'disk':
+        check_writable_dir('history_path', history_path(config))
+    elif config.history_path is not None:
+        raise ValueError("'history_path' is given, but 'history_storage' "
+                         "is 'memory' (pass --history-storage disk)")
     for key in ('cache_dir', 'checkpoint'):
         if getattr(config, key) is not None:
             check_writable_dir(key, getattr(config, key))

@@ -8,7 +8,13 @@ from torch_geometric import seed_everything
 
 from pyg_gas.checkpoint import read_checkpoint, write_checkpoint
 from pyg_gas.distributed.launch import in_launched_process
-from pyg_gas.train.build import LOADERS, build_model, load_graph, select_device
+from pyg_gas.train.build import (
+    LOADERS,
+    build_model,
+    load_graph,
+    select_device,
+    transform_graph,
+)
 from pyg_gas.train.config import TrainConfig, resolve
 from pyg_gas.train.distributed import launch
 from pyg_gas.train.loop import MASKS, Engine, fit, peak_memory_bytes
@@ -32,7 +38,7 @@ def prepare(config: TrainConfig, device: torch.device) -> Engine:
     returns what :func:`~pyg_gas.train.loop.fit` trains in this process."""
     data = load_graph(config)
     model = build_model(config, data)
-    data = model.transform(data)
+    data = transform_graph(model, data, log=config.progress)
     num_edges = int(data.num_edges)
     entry = LOADERS[config.loader]
     loaders = entry.build(config, data, device)

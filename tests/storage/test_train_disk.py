@@ -1,0 +1,80 @@
+r"""Training from a prepared dataset computes what the in-memory run
+computes, bit for bit; its bad inputs fail before any work."""
+import json
+
+import pytest
+
+from pyg_gas.cli import main
+from pyg_gas.train import TrainConfig, run
+
+COMMON = dict(epochs=4, num_parts=8, batch_size=2, hidden=16, seed=2,
+              progress=False, device='cpu')
+
+
+@pytest.fixture(scope='module')
+def prepared(tmp_path_factory):
+    root = tmp_path_factory.mktemp('prepared') / 'cora.gas'
+    assert main(['prepare', '--dataset', 'cora', '--out', str(root),
+                 '--num-parts', '8', '--seed', '2', '--no-progress']) == 0
+    return str(root)
+
+
+def _compare(a, b):
+    assert a['curve']['loss'] == b['curve']['loss']
+    for key in ('best_val_acc', 'test_acc', 'train_acc', 'num_params'):
+        assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize('model', ['gcn', 'gat', 'sage'])
+def test_disk_run_equals_memory_run(prepared, model):
+    memory = run(TrainConfig(dataset='cora', model=model, **COMMON))
+    disk = run(TrainConfig(data_dir=prepared, model=model, **COMMON))
+    _compare(disk, memory)
+    assert disk['dataset'] == 'cora'
+    assert len(disk['curve']['loss']) == 4
+
+
+def test_disk_histories_equal_memory_histories(prepared, tmp_path):
+    memory = run(TrainConfig(dataset='cora', **COMMON))
+    disk = run(TrainConfig(data_dir=prepared, history_storage='disk',
+                           history_path=str(tmp_path / 'h'), **COMMON))
+    _compare(disk, memory)
+    assert sorted(p.name for p in (tmp_path / 'h').iterdir())
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--num-parts', '4'], 'was prepared with 8 parts'),
+    (['--loader', 'full'], 'trains with the loaders'),
+    (['--standardize-features', 'true'], 'cannot be standardized'),
+])
+def test_bad_prepared_runs(prepared, args, message, capsys):
+    assert main(['train', '--data-dir', prepared, '--no-progress',
+                 '--epochs', '1'] + args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('pyg-gas: error: ') and message in err
+
+
+def test_history_storage_needs_a_path(capsys, tmp_path):
+    assert main(['train', '--history-storage', 'disk', '--no-progress']) == 2
+    assert '--history-path' in capsys.readouterr().err
+    assert main(['train', '--history-path', str(tmp_path),
+                 '--no-progress']) == 2
+    assert 'history_storage' in capsys.readouterr().err
+
+
+def test_data_dir_that_is_not_prepared(tmp_path, capsys):
+    assert main(['train', '--data-dir', str(tmp_path), '--no-progress']) == 2
+    assert 'manifest.json' in capsys.readouterr().err
+
+
+def test_prepare_prints_what_it_wrote(tmp_path, capsys):
+    root = tmp_path / 'c'
+    assert main(['prepare', '--out', str(root), '--num-parts', '4',
+                 '--x-dtype', 'bfloat16', '--no-progress']) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out['num_nodes'] == 2708 and out['num_parts'] == 4
+    manifest = json.loads((root / 'manifest.json').read_text())
+    assert manifest['arrays']['x']['dtype'] == 'bfloat16'
+    assert manifest['normalized_features'] is True  # Cora's preset.
+    assert main(['prepare', '--out', str(root), '--no-progress']) == 2
+    assert 'already holds' in capsys.readouterr().err
