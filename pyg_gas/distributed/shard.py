@@ -6,7 +6,12 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from pyg_gas.checks import check_int
-from pyg_gas.graph import check_ptr, get_edge_index, split_attributes
+from pyg_gas.graph import (
+    ClusteredCSR,
+    check_ptr,
+    get_edge_index,
+    split_attributes,
+)
 
 
 def assign_parts(num_parts: int, world_size: int) -> Tensor:
@@ -138,16 +143,20 @@ def shard_graph(data: Data, ptr: Tensor, rank: Optional[int] = None,
     remote in-neighbours; the rest of :obj:`data` may be freed.
 
     Args:
-        data (Data): The clustered graph.
+        data (Data or DiskDataset): The clustered graph. A prepared
+            :class:`~pyg_gas.storage.DiskDataset` (after the model's
+            transform, see :func:`~pyg_gas.storage.derive`) is read row
+            range by row range: the rank reads its own rows and its halo's
+            features, never the whole graph.
         ptr (torch.Tensor): Its cluster boundaries.
         rank (int, optional): The rank. (default: the rank in the default
             process group)
         world_size (int, optional): The number of ranks. (default: the size
             of the default process group)
     """
-    if not isinstance(data, Data):
-        raise TypeError(f"'data' must be a 'Data' object "
-                        f"(got {type(data).__name__})")
+    if not isinstance(data, Data) and not hasattr(data, 'clustered_csr'):
+        raise TypeError(f"'data' must be a 'Data' object or a prepared "
+                        f"'DiskDataset' (got {type(data).__name__})")
     if rank is None or world_size is None:
         import torch.distributed as dist
         if not dist.is_initialized():
@@ -160,6 +169,8 @@ def shard_graph(data: Data, ptr: Tensor, rank: Optional[int] = None,
     check_int('rank', rank, minimum=0)
     if rank >= world_size:
         raise ValueError(f"'rank' must be in [0, {world_size}) (got {rank})")
+    if not isinstance(data, Data):
+        return _shard_csr(data.clustered_csr(), ptr, rank, world_size)
     edge_index, num_nodes = get_edge_index(data)
     ptr = check_ptr(ptr, num_nodes)
     part_ptr = assign_parts(ptr.numel() - 1, world_size)
@@ -190,6 +201,45 @@ def shard_graph(data: Data, ptr: Tensor, rank: Optional[int] = None,
     for key, value in node_attrs.items():
         local[key] = value.index_select(0, global_id.to(value.device))
     for key, value in graph_attrs.items():
+        local[key] = value
+    part_start, part_end = int(part_ptr[rank]), int(part_ptr[rank + 1])
+    local_ptr = ptr[part_start:part_end + 1] - start
+    return GraphShard(local, local_ptr, rank, world_size, part_ptr, node_ptr,
+                      halo, halo_counts)
+
+
+def _shard_csr(csr: ClusteredCSR, ptr: Tensor, rank: int,
+               world_size: int) -> GraphShard:
+    # The shard of a graph held as a (memory-mapped) CSR in cluster order:
+    # reads the rows of the owned nodes, which are one range, and the node
+    # attributes of the owned nodes and of their halo, and nothing else.
+    ptr = check_ptr(ptr, csr.num_nodes)
+    part_ptr = assign_parts(ptr.numel() - 1, world_size)
+    node_ptr = ptr[part_ptr]  # [world_size + 1]
+    start, end = int(node_ptr[rank]), int(node_ptr[rank + 1])
+    rowptr = csr.rowptr[start:end + 1].clone()  # [N_r + 1]
+    e0, e1 = int(rowptr[0]), int(rowptr[-1])
+    src = csr.col[e0:e1].long()  # [E_r]
+    dst = torch.arange(end - start).repeat_interleave(
+        rowptr.diff(), output_size=e1 - e0)  # [E_r]
+
+    remote = (src < start) | (src >= end)
+    halo, inv = torch.unique(src[remote], return_inverse=True)  # [H]
+    src = src - start
+    src[remote] = end - start + inv
+    owner = torch.bucketize(halo, node_ptr[1:], right=True)  # [H]
+    halo_counts = torch.bincount(owner, minlength=world_size)
+
+    local = Data(edge_index=torch.stack([src, dst], dim=0),
+                 num_nodes=end - start + halo.numel())
+    for key, value in csr.edge_attrs.items():
+        local[key] = value[e0:e1].clone()
+    for key, value in csr.node_attrs.items():
+        # The owned rows are one range; the halo's are sorted:
+        rows = torch.cat([value[start:end], value.index_select(0, halo)])
+        cast = csr.casts.get(key)
+        local[key] = rows if cast is None else rows.to(cast)
+    for key, value in csr.graph_attrs.items():
         local[key] = value
     part_start, part_end = int(part_ptr[rank]), int(part_ptr[rank + 1])
     local_ptr = ptr[part_start:part_end + 1] - start

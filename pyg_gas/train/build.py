@@ -201,15 +201,18 @@ def build_model(config: Any, data: Any,
     kwargs = {key: getattr(config, key) for key in _MODEL_OPTIONS
               if key in accepted}
     kwargs['history_dtype'] = HISTORY_DTYPES[config.history_dtype]
-    if config.history_storage == 'disk':
+    if num_nodes is None:
+        num_nodes = data.num_nodes
+    if config.history_storage == 'disk' and num_nodes > 0:
+        path = history_path(config)
+        if torch.distributed.is_initialized():  # One store per rank.
+            path = os.path.join(path, f'rank{torch.distributed.get_rank()}')
         kwargs['history_storage'] = 'disk'
-        kwargs['history_path'] = history_path(config)
+        kwargs['history_path'] = path
     if cls is PNA:
         kwargs['deg'] = (torch.bincount(data.rowptr.diff())
                          if isinstance(data, DiskDataset) else
                          PNA.degree_histogram(data))
-    if num_nodes is None:
-        num_nodes = data.num_nodes
     return cls(num_nodes, data.num_features, config.hidden,
                int(data.num_classes), config.layers, **kwargs)
 

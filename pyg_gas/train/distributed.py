@@ -27,7 +27,13 @@ from pyg_gas.distributed.launch import (
 )
 from pyg_gas.distributed.shard import GraphShard, assign_parts, shard_graph
 from pyg_gas.partition import metis, permute
-from pyg_gas.train.build import LOADERS, build_model, load_graph, select_device
+from pyg_gas.train.build import (
+    LOADERS,
+    build_model,
+    load_graph,
+    select_device,
+    transform_graph,
+)
 from pyg_gas.train.config import TrainConfig, resolve
 from pyg_gas.train.loop import MASKS, Engine, Reducer, fit, peak_memory_bytes
 from pyg_gas.train.task import Task, task_of
@@ -88,6 +94,26 @@ def _resident_bytes() -> int:
     return 0
 
 
+def _shard_prepared(config: TrainConfig, rank: int, world_size: int,
+                    progress: bool) -> Tuple[GraphShard, Any, Dict[str, Any]]:
+    # A prepared dataset is partitioned already: rank 0 writes the model's
+    # transformed edges once (next to the dataset), then every rank reads
+    # its own rows and its halo's features from the files, at once.
+    data = load_graph(config)
+    info = dict(num_nodes=data.num_nodes, num_edges=data.num_edges,
+                partition_time_s=0.0)
+    if rank == 0:
+        transform_graph(build_model(config, data, num_nodes=0), data,
+                        log=progress)
+    dist.barrier()
+    data = transform_graph(build_model(config, data, num_nodes=0), data,
+                           log=False)
+    shard = shard_graph(data, data.ptr, rank, world_size)
+    seed_everything(config.seed)  # Rank 0's parameters start all.
+    model = build_model(config, data, num_nodes=shard.num_nodes)
+    return shard, model, info
+
+
 def _partition(config: TrainConfig, rank: int,
                progress: bool) -> Tuple[Optional[Data], Any, Tensor, float]:
     # Rank 0 partitions (or reads the METIS cache) and hands the partition
@@ -107,6 +133,8 @@ def _shard(config: TrainConfig, rank: int, world_size: int,
     # This rank's shard and model. The ranks of one machine cut their shards
     # one after the other, so that it holds one copy of the whole graph at a
     # time.
+    if config.data_dir is not None:
+        return _shard_prepared(config, rank, world_size, progress)
     data, perm, ptr, partition_time = _partition(config, rank, progress)
     local_rank = int(os.environ.get('LOCAL_RANK', rank))
     local_size = int(os.environ.get('LOCAL_WORLD_SIZE', world_size))
