@@ -100,6 +100,20 @@ def peak_memory_bytes(device: torch.device) -> int:
     return int(peak if sys.platform == 'darwin' else peak * 1024)
 
 
+def read_bytes() -> int:
+    r"""The bytes this process has read from storage so far (cache misses
+    that reached a block device; Linux :obj:`/proc/self/io`), or :obj:`0`
+    where that is not known."""
+    try:
+        with open('/proc/self/io') as f:
+            for line in f:
+                if line.startswith('read_bytes:'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _accuracy(out: Tensor, y: Tensor, mask: Tensor,
               evaluator: Optional[Any] = None) -> float:
     # The accuracy over 'mask', by OGB's official evaluator if given.
@@ -210,7 +224,8 @@ def _start(config: TrainConfig, engine: Engine,
         epoch=0, best_val=-1.0, test=-1.0, train=-1.0, best_epoch=0,
         config=config_fields(config),
         curve={key: [] for key in ('epoch', 'loss', 'train_acc', 'val_acc',
-                                   'test_acc', 'time_s', 'staleness')})
+                                   'test_acc', 'time_s', 'staleness',
+                                   'read_bytes', 'eval_time_s')})
     if not has_checkpoint(config.checkpoint):
         return state
     state.update(engine.load(config.checkpoint, optimizer,
@@ -229,17 +244,19 @@ def _start(config: TrainConfig, engine: Engine,
 
 def _record(state: Dict[str, Any], epoch: int, loss: float,
             staleness: Optional[float], seconds: float,
-            accs: Optional[List[float]]) -> None:
+            accs: Optional[List[float]], io_bytes: int,
+            eval_seconds: Optional[float]) -> None:
     # Adds an epoch to the curve, and keeps the best validation epoch.
     if accs is not None and accs[1] > state['best_val']:
         state.update(best_val=accs[1], test=accs[2], train=accs[0],
                      best_epoch=epoch)
     row = dict(epoch=epoch, loss=loss, time_s=seconds, staleness=staleness,
-               train_acc=None, val_acc=None, test_acc=None)
+               train_acc=None, val_acc=None, test_acc=None,
+               read_bytes=io_bytes, eval_time_s=eval_seconds)
     if accs is not None:
         row.update(train_acc=accs[0], val_acc=accs[1], test_acc=accs[2])
     for key, value in row.items():
-        state['curve'][key].append(value)
+        state['curve'].setdefault(key, []).append(value)
     state['epoch'] = epoch
 
 
@@ -261,23 +278,27 @@ def fit(config: TrainConfig, engine: Engine) -> Dict[str, Any]:
                disable=not progress, desc=f'{config.model}/{name}',
                file=sys.stderr)
     for epoch in bar:
-        t = time.perf_counter()
+        t, io_start = time.perf_counter(), read_bytes()
         loss, staleness = train_epoch(engine, optimizer, epoch,
                                       config.grad_norm)
         if engine.device.type == 'cuda':
             torch.cuda.synchronize(engine.device)
         seconds = time.perf_counter() - t
+        io_bytes = read_bytes() - io_start
         if engine.epoch_stats is not None:
             engine.epoch_stats()
-        accs = None
+        accs, eval_seconds = None, None
         if epoch % config.eval_every == 0 or epoch == config.epochs:
+            t = time.perf_counter()
             accs = evaluate(engine)
+            eval_seconds = time.perf_counter() - t
             if progress and (epoch % config.log_every == 0
                              or epoch == config.epochs):
                 bar.write(f'Epoch: {epoch:03d}, Loss: {loss:.4f}, '
                           f'Val: {accs[1]:.4f}, Test: {accs[2]:.4f}',
                           file=sys.stderr)
-        _record(state, epoch, loss, staleness, seconds, accs)
+        _record(state, epoch, loss, staleness, seconds, accs, io_bytes,
+                eval_seconds)
         if config.checkpoint is not None:
             engine.save(config.checkpoint, optimizer, state)
     bar.close()
