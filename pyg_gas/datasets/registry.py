@@ -14,6 +14,7 @@ from pyg_gas.datasets.planetoid import (
     load_planetoid,
 )
 from pyg_gas.datasets.pyg import PYG_DATASETS, load_pyg
+from pyg_gas.datasets.saved import is_saved_graph, load_saved
 from pyg_gas.datasets.synthetic import SYNTHETIC_PRESETS, load_synthetic
 
 #: The dataset names accepted by :func:`load_dataset`.
@@ -79,6 +80,9 @@ def load_dataset(
       :obj:`root/ogbn_arxiv/raw/edge.csv.gz`), with the official split.
       Directed graphs are made undirected. If the folder is missing, ogb
       downloads it.
+    * a path ending in :obj:`.pt`: a user's own
+      :class:`~torch_geometric.data.Data`, saved with :func:`torch.save`
+      (see :func:`~pyg_gas.datasets.saved.load_saved`).
     * :obj:`'synthetic'` (sized by :obj:`**kwargs`: :obj:`num_nodes`,
       :obj:`avg_degree`, :obj:`num_classes`, :obj:`num_features`,
       :obj:`homophily`, :obj:`seed`, ...), :obj:`'synthetic-arxiv'` and
@@ -120,6 +124,8 @@ def load_dataset(
         raise TypeError(f"'name' must be a str (got {type(name).__name__})")
 
     key = name.strip().lower()
+    if is_saved_graph(key):
+        return load_saved(name)
     if key == 'cora':
         return load_bundled_cora()
     if key in _PLANETOID_ALIASES:

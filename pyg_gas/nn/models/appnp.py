@@ -30,7 +30,8 @@ class APPNP(GASModel):
     computed on the whole graph by :meth:`transform`.
 
     The arguments :obj:`num_nodes`, :obj:`in_channels`, :obj:`out_channels`,
-    :obj:`history_dtype` and :obj:`history_device` are those of
+    :obj:`history_dtype`, :obj:`history_device`, :obj:`history_storage`
+    and :obj:`history_path` are those of
     :class:`~pyg_gas.nn.models.basic.GASModel`; the histories are
     :obj:`out_channels` wide.
 
@@ -51,13 +52,17 @@ class APPNP(GASModel):
                  dropout: float = 0.0, drop_input: bool = True,
                  history_dtype: Optional[torch.dtype] = None,
                  history_device: Optional[Union[torch.device, str]] = None,
+                 history_storage: str = 'memory',
+                 history_path: Optional[str] = None,
                  ) -> None:
         check_int('hidden_channels', hidden_channels)
         check_number('alpha', alpha, 0.0, 1.0)
         super().__init__(num_nodes, in_channels, out_channels, out_channels,
                          num_layers, dropout=dropout, drop_input=drop_input,
                          history_dtype=history_dtype,
-                         history_device=history_device)
+                         history_device=history_device,
+                         history_storage=history_storage,
+                         history_path=history_path)
         self.alpha = alpha
         self.lins = ModuleList([
             Linear(in_channels, hidden_channels),

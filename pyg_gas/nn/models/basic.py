@@ -32,6 +32,11 @@ class GASModel(ScalableGNN):
         history_device (torch.device or str, optional): Keeps the histories
             on this device instead of moving them with the model.
             (default: :obj:`None`)
+        history_storage (str, optional): :obj:`'memory'`, or :obj:`'disk'`
+            for histories in memory-mapped files under :obj:`history_path`
+            (see :class:`~pyg_gas.ScalableGNN`). (default: :obj:`'memory'`)
+        history_path (str, optional): The directory of disk histories.
+            (default: :obj:`None`)
     """
     #: Whether the layers weigh messages by the adjacency's values (edge
     #: weights). Layer-wise sampling (:class:`~pyg_gas.LADIESLoader`) needs
@@ -43,13 +48,17 @@ class GASModel(ScalableGNN):
                  dropout: float = 0.0, drop_input: bool = False,
                  history_dtype: Optional[torch.dtype] = None,
                  history_device: Optional[Union[torch.device, str]] = None,
+                 history_storage: str = 'memory',
+                 history_path: Optional[str] = None,
                  ) -> None:
         check_int('in_channels', in_channels)
         check_int('out_channels', out_channels)
         check_number('dropout', dropout, 0.0, 1.0, open_max=True)
         super().__init__(num_nodes, history_channels, num_layers,
                          history_dtype=history_dtype,
-                         history_device=history_device)
+                         history_device=history_device,
+                         history_storage=history_storage,
+                         history_path=history_path)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.dropout = dropout
@@ -86,8 +95,9 @@ class BasicGAS(GASModel):
 
     The arguments :obj:`num_nodes`, :obj:`in_channels`, :obj:`out_channels`,
     :obj:`num_layers` (of message passing layers), :obj:`dropout` (before
-    every layer), :obj:`drop_input`, :obj:`history_dtype` and
-    :obj:`history_device` are those of :class:`GASModel`.
+    every layer), :obj:`drop_input`, :obj:`history_dtype`,
+    :obj:`history_device`, :obj:`history_storage` and :obj:`history_path`
+    are those of :class:`GASModel`.
 
     Args:
         hidden_channels (int): The size of the hidden embeddings (the
@@ -109,13 +119,17 @@ class BasicGAS(GASModel):
                  residual: bool = False, linear: bool = False,
                  history_dtype: Optional[torch.dtype] = None,
                  history_device: Optional[Union[torch.device, str]] = None,
+                 history_storage: str = 'memory',
+                 history_path: Optional[str] = None,
                  **kwargs: Any) -> None:
         check_int('hidden_channels', hidden_channels)
         width = self.hidden_width(hidden_channels, **kwargs)
         super().__init__(num_nodes, in_channels, width, out_channels,
                          num_layers, dropout=dropout, drop_input=drop_input,
                          history_dtype=history_dtype,
-                         history_device=history_device)
+                         history_device=history_device,
+                         history_storage=history_storage,
+                         history_path=history_path)
         self.hidden_channels = hidden_channels
         self.residual = residual
         self.linear = linear

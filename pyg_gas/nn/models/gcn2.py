@@ -30,7 +30,8 @@ class GCN2(GASModel):
     computed on the whole graph by :meth:`transform`.
 
     :obj:`num_nodes`, :obj:`in_channels`, :obj:`out_channels`,
-    :obj:`history_dtype` and :obj:`history_device` are passed on to
+    :obj:`history_dtype`, :obj:`history_device`, :obj:`history_storage`
+    and :obj:`history_path` are passed on to
     :class:`~pyg_gas.nn.models.basic.GASModel`; the histories are
     :obj:`hidden_channels` wide.
 
@@ -61,13 +62,17 @@ class GCN2(GASModel):
                  batch_norm: bool = False, residual: bool = False,
                  history_dtype: Optional[torch.dtype] = None,
                  history_device: Optional[Union[torch.device, str]] = None,
+                 history_storage: str = 'memory',
+                 history_path: Optional[str] = None,
                  ) -> None:
         check_number('alpha', alpha, 0.0, 1.0)
         check_number('theta', theta, 0.0)
         super().__init__(num_nodes, in_channels, hidden_channels,
                          out_channels, num_layers, dropout=dropout,
                          drop_input=drop_input, history_dtype=history_dtype,
-                         history_device=history_device)
+                         history_device=history_device,
+                         history_storage=history_storage,
+                         history_path=history_path)
         self.residual = residual
         self.lins = ModuleList([
             Linear(in_channels, hidden_channels),
