@@ -1,20 +1,228 @@
-from typing import Any, Iterator, Optional, Tuple, Union
+import errno
+import io
+import os
+import shutil
+from typing import (
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Literal,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
+import numpy as np
 import torch
+from numpy.lib import format as npy_format
 from torch import Tensor
 
-from pyg_gas.checks import check_ids, check_int, check_rows
-from pyg_gas.history_io import AsyncHistoryIO  # Re-exported.
+from pyg_gas.checks import check_choice, check_ids, check_int, check_rows
+from pyg_gas.history_io import (  # Re-exported.
+    AsyncHistoryIO,
+    HistoryPrefetcher,
+)
 
-__all__ = ['History', 'AsyncHistoryIO']
+__all__ = ['History', 'AsyncHistoryIO', 'HistoryPrefetcher', 'history_files']
 
 _DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+_STORAGES = ('memory', 'disk')
+Storage = Literal['memory', 'disk']
+PathLike = Union[str, 'os.PathLike[str]']
+
+# The NumPy type of each storage type on disk. NumPy has no bfloat16: its
+# rows are stored as their raw 16 bits and viewed as bfloat16 by torch.
+_NP_DTYPES = {
+    torch.float32: np.dtype(np.float32),
+    torch.float64: np.dtype(np.float64),
+    torch.float16: np.dtype(np.float16),
+    torch.bfloat16: np.dtype(np.uint16),
+}
+_NP_LONG = np.dtype(np.int64)
+# Ids in more sorted runs than this are sorted before a disk store reads or
+# writes their rows (see 'History._runs').
+_MAX_RUNS = 64
 
 
 class NodeIndexError(ValueError, IndexError):
     r"""Node ids out of the range of a :class:`History`. A
     :class:`ValueError`, as every bad argument, and an :class:`IndexError`,
     as out-of-range indexing is in Python (like NumPy's :obj:`AxisError`)."""
+
+
+def history_files(path: PathLike) -> Tuple[str, str]:
+    r"""Returns the two files of a disk :class:`History` stored at
+    :obj:`path`: :obj:`path` itself (the embeddings, a :obj:`.npy` file),
+    and its sibling that records the step of every row's last push, named
+    :obj:`{stem}.last_step.npy`, e.g. :obj:`history_0.npy` and
+    :obj:`history_0.last_step.npy`. Both are absolute.
+
+    Args:
+        path (str or os.PathLike): The embedding file; it must end in
+            :obj:`.npy`.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"'path' must be a str or os.PathLike (got "
+                        f"{type(path).__name__})")
+    file = os.path.abspath(os.fspath(path))
+    if not file.endswith('.npy') or os.path.basename(file) == '.npy':
+        raise ValueError(f"'path' must name a '.npy' file, e.g. "
+                         f"'histories/history_0.npy' (got '{path}')")
+    return file, file[:-len('.npy')] + '.last_step.npy'
+
+
+def _header(shape: Tuple[int, ...], dtype: np.dtype) -> Dict[str, Any]:
+    return {
+        'descr': npy_format.dtype_to_descr(dtype),
+        'fortran_order': False,
+        'shape': shape,
+    }
+
+
+def _header_bytes(shape: Tuple[int, ...], dtype: np.dtype) -> bytes:
+    buf = io.BytesIO()
+    npy_format.write_array_header_1_0(buf, _header(shape, dtype))
+    return buf.getvalue()
+
+
+def _read_header(file: str) -> Tuple[Tuple[int, ...], bool, np.dtype, int]:
+    # (shape, fortran_order, dtype, data offset) of a '.npy' file.
+    try:
+        with open(file, 'rb') as fp:
+            version = npy_format.read_magic(fp)
+            if version == (1, 0):
+                shape, fortran, dtype = npy_format.read_array_header_1_0(fp)
+            elif version == (2, 0):
+                shape, fortran, dtype = npy_format.read_array_header_2_0(fp)
+            else:
+                raise ValueError(f'unsupported version {version}')
+            return shape, fortran, dtype, fp.tell()
+    except (ValueError, SyntaxError, EOFError) as e:
+        raise ValueError(f"'{file}' exists but is not a '.npy' file ({e}); "
+                         f"delete it or choose another 'path'") from None
+
+
+def _existing_ancestor(directory: str) -> str:
+    while not os.path.exists(directory):
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return directory
+
+
+def _check_reusable(file: str, shape: Tuple[int, ...],
+                    dtype: np.dtype) -> None:
+    # An existing file is reused only if it is a store of the same shape and
+    # type; anything else is not ours and is never overwritten.
+    if not os.path.isfile(file):
+        raise ValueError(f"'{file}' exists but is not a regular file; "
+                         f"choose another 'path'")
+    found_shape, fortran, found_dtype, offset = _read_header(file)
+    if tuple(found_shape) != shape or found_dtype != dtype or fortran:
+        raise ValueError(
+            f"'{file}' exists and holds an array of shape "
+            f"{list(found_shape)} and type {found_dtype}"
+            f"{' (Fortran order)' if fortran else ''}, but this history "
+            f"needs shape {list(shape)} and type {dtype}: delete it or "
+            f"choose another 'path' (an existing file is reused only if "
+            f"it matches)")
+    size = os.path.getsize(file)
+    expected = offset + int(np.prod(shape)) * dtype.itemsize
+    if size < expected:
+        raise ValueError(f"'{file}' is truncated ({size} bytes, expected "
+                         f"{expected}): delete it or choose another 'path'")
+    if not os.access(file, os.R_OK | os.W_OK):
+        raise ValueError(f"'{file}' exists but is not readable and "
+                         f"writable; change its permissions or choose "
+                         f"another 'path'")
+
+
+def check_history_files(
+        files: Sequence[Tuple[str, Tuple[int, ...], np.dtype]]) -> int:
+    r"""Checks, before anything is written, that the files
+    :obj:`(file, shape, numpy_dtype)` of disk histories can be created or
+    reused: an existing file must be a :obj:`.npy` array of that shape and
+    type (it is then reused), the directory of a new one must exist or be
+    creatable and be writable, and the free space (:func:`shutil.disk_usage`)
+    must cover the new files. Returns the number of bytes the new files
+    need; raises a :class:`ValueError` naming the path otherwise."""
+    needed: Dict[str, int] = {}
+    names: Dict[str, List[str]] = {}
+    for file, shape, dtype in files:
+        if os.path.lexists(file):
+            _check_reusable(file, shape, dtype)
+            continue
+        directory = os.path.dirname(file)
+        root = _existing_ancestor(directory)
+        if not os.path.isdir(root):
+            raise ValueError(f"Cannot create the directory '{directory}' "
+                             f"for '{file}': '{root}' is not a directory")
+        if not os.access(root, os.W_OK | os.X_OK):
+            where = (f"the directory '{root}' is" if root == directory else
+                     f"'{root}', where its directory '{directory}' would "
+                     f"be created, is")
+            raise ValueError(f"Cannot write the history file '{file}': "
+                             f"{where} not writable")
+        size = (len(_header_bytes(shape, dtype)) +
+                int(np.prod(shape)) * dtype.itemsize)
+        needed[root] = needed.get(root, 0) + size
+        names.setdefault(root, []).append(file)
+    for root, size in needed.items():
+        free = shutil.disk_usage(root).free
+        if size > free:
+            raise ValueError(
+                f"Not enough free disk space for the history files "
+                f"{names[root]} under '{root}': {size} bytes needed, "
+                f"{free} bytes available")
+    return sum(needed.values())
+
+
+def _preallocate(fd: int, size: int) -> None:
+    # Allocates the blocks of the whole file now, so that a full disk fails
+    # here and not in the middle of training, when a page of the map is
+    # first written (SIGBUS).
+    if hasattr(os, 'posix_fallocate'):
+        try:
+            os.posix_fallocate(fd, 0, size)
+            return
+        except OSError as e:  # Not supported by the file system:
+            if e.errno not in (errno.EINVAL, errno.EOPNOTSUPP,
+                               getattr(errno, 'ENOTSUP', errno.EOPNOTSUPP)):
+                raise
+    os.ftruncate(fd, size)  # Sparse where blocks cannot be reserved.
+    if size > 0:
+        os.pwrite(fd, b'\0', size - 1)
+
+
+def _create_npy(file: str, shape: Tuple[int, ...], dtype: np.dtype) -> None:
+    # A new, zero-filled, preallocated '.npy' file ('x': never clobbers a
+    # file that appeared since the checks).
+    header = _header_bytes(shape, dtype)
+    size = len(header) + int(np.prod(shape)) * dtype.itemsize
+    with open(file, 'xb') as fp:
+        try:
+            fp.write(header)
+            fp.flush()
+            _preallocate(fp.fileno(), size)
+        except OSError as e:
+            fp.close()
+            os.remove(file)
+            free = shutil.disk_usage(os.path.dirname(file)).free
+            raise ValueError(f"Cannot allocate the history file '{file}' "
+                             f"({size} bytes needed, {free} bytes "
+                             f"available): {e}") from e
+
+
+def _open_npy(file: str, shape: Tuple[int, ...], dtype: np.dtype
+              ) -> Tuple[np.ndarray, Tensor]:
+    # Maps an existing store read-write: the array and a tensor on it.
+    _check_reusable(file, shape, dtype)
+    array = npy_format.open_memmap(file, mode='r+')
+    tensor = torch.from_numpy(array)
+    return array, tensor
 
 
 class History(torch.nn.Module):
@@ -44,6 +252,37 @@ class History(torch.nn.Module):
     model's device, and when that device is CUDA, the store is kept in pinned
     memory so that the copies are fast and can overlap with compute.
 
+    **On disk.** With :obj:`storage='disk'`, :obj:`emb` and
+    :obj:`last_step` are memory-mapped :obj:`.npy` files (see
+    :func:`history_files` for their names), for graphs whose histories do
+    not fit into memory: the operating system keeps the rows in use in its
+    page cache and writes the others back. They are preallocated when the
+    history is created, after checking that the directory is writable and
+    that the disk has room (a :class:`ValueError` naming the path and the
+    bytes needed and available otherwise), so that a full disk fails then,
+    not in the middle of training. An existing file is reused if it is a
+    store of the same shape and type, and its rows are reset as those of a
+    new history are; any other file raises a :class:`ValueError`, as a
+    history never overwrites a file that is not one. Such a store behaves as
+    an offloaded one: it stays on the CPU whatever device the model moves to
+    (it cannot be pinned, so a CUDA model's :meth:`pull` stages the rows
+    through pageable memory), and keeps its type. :meth:`pull` and
+    :meth:`push` walk the file in order: sorted ids (the halos of the
+    loaders) and a few sorted runs of ids (the batch and halo ids of
+    :meth:`~pyg_gas.ScalableGNN.inference`) are read run by run, in place;
+    ids in no particular order are sorted first (and, for :meth:`pull`, the
+    rows put back in the order asked for, through a temporary copy).
+    :meth:`state_dict` holds the mapped tensors and :meth:`load_state_dict`
+    copies into the files.
+
+    .. note::
+        A disk history is a handle on its files: pickling it (e.g. for
+        :class:`~torch.utils.data.DataLoader` workers started with
+        :obj:`spawn`, or :mod:`torch.distributed`), :func:`torch.save` of
+        the module and :func:`copy.deepcopy` keep the path and map the same
+        files again, without copying the rows. Give every model (and every
+        process of a distributed run) its own :obj:`path`.
+
     **Its storage type.** A :obj:`to(dtype)`, :obj:`half()` or
     :obj:`double()` of the history itself (or of a plain container of it)
     converts the store, as for any buffer. Inside a
@@ -64,6 +303,14 @@ class History(torch.nn.Module):
             and :obj:`torch.float16`. Lower precision halves the memory and
             the bandwidth; :meth:`pull` casts back to the compute type.
             (default: :obj:`torch.float32`)
+        storage (str, optional): Where the store lives: :obj:`'memory'` (a
+            tensor) or :obj:`'disk'` (memory-mapped files at :obj:`path`).
+            (default: :obj:`'memory'`)
+        path (str or os.PathLike, optional): For :obj:`storage='disk'`, the
+            :obj:`.npy` file of the embeddings, e.g.
+            :obj:`'histories/history_0.npy'`; :obj:`last_step` goes next to
+            it (:obj:`'histories/history_0.last_step.npy'`). Missing
+            directories are created. (default: :obj:`None`)
 
     Shapes:
         - **push input:** :math:`(|\mathcal{V}_b|, F)` rows and their global
@@ -84,6 +331,8 @@ class History(torch.nn.Module):
         embedding_dim: int,
         device: Optional[Union[torch.device, str]] = None,
         dtype: Optional[torch.dtype] = None,
+        storage: Storage = 'memory',
+        path: Optional[PathLike] = None,
     ) -> None:
         super().__init__()
         check_int('num_embeddings', num_embeddings, minimum=None)
@@ -98,25 +347,129 @@ class History(torch.nn.Module):
         if dtype not in _DTYPES:
             raise ValueError(f"'dtype' must be one of {list(_DTYPES)} "
                              f"(got {dtype})")
+        check_choice('storage', storage, _STORAGES)
+        if storage == 'disk':
+            if path is None:
+                raise ValueError("storage='disk' needs a 'path' (the '.npy' "
+                                 "file of the store)")
+            if device is not None and torch.device(device).type != 'cpu':
+                raise ValueError(f"A disk history stays on the CPU: 'device' "
+                                 f"must be None or 'cpu' (got '{device}')")
+            files = history_files(path)  # Checks 'path'.
+        elif path is not None:
+            raise ValueError(f"'path' is for storage='disk' only (got "
+                             f"path='{path}' with storage='{storage}')")
 
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
-        self.offload = device is not None
+        self.storage = storage
+        #: The embedding file of a disk store (absolute), else :obj:`None`.
+        self.path: Optional[str] = None
+        # A disk store stays on the CPU, as an offloaded one:
+        self.offload = device is not None or storage == 'disk'
         storage_device = torch.device(device or 'cpu')
         # The device that `pull` returns rows on (the model's device):
         self._device = storage_device
 
-        self.register_buffer(
-            'emb',
-            torch.zeros(num_embeddings, embedding_dim, dtype=dtype,
-                        device=storage_device))
-        self.register_buffer(
-            'last_step',
-            torch.full((num_embeddings, ), -1, dtype=torch.long,
-                       device=storage_device))
+        if storage == 'disk':
+            self.path = files[0]
+            emb, last_step = self._map_files(create=True, dtype=dtype)
+        else:
+            emb = torch.zeros(num_embeddings, embedding_dim, dtype=dtype,
+                              device=storage_device)
+            last_step = torch.full((num_embeddings, ), -1, dtype=torch.long,
+                                   device=storage_device)
+        self.register_buffer('emb', emb)
+        self.register_buffer('last_step', last_step)
         self.register_buffer('step',
                              torch.zeros((), dtype=torch.long,
                                          device=storage_device))
+
+    # Disk storage ###########################################################
+
+    def _specs(self, dtype: torch.dtype
+               ) -> List[Tuple[str, Tuple[int, ...], np.dtype]]:
+        assert self.path is not None
+        emb_file, step_file = history_files(self.path)
+        n, c = self.num_embeddings, self.embedding_dim
+        return [(emb_file, (n, c), _NP_DTYPES[dtype]),
+                (step_file, (n, ), _NP_LONG)]
+
+    def _map_files(self, create: bool,
+                   dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+        # Maps the files of a disk store: with 'create', after checking the
+        # directory and the free space, creates the missing files (zeros and
+        # -1, preallocated) and resets reused ones; else reopens them as they
+        # are (unpickling).
+        specs = self._specs(dtype)
+        reset = False  # The rows of a new file are zeros already.
+        if create:
+            check_history_files(specs)
+            os.makedirs(os.path.dirname(specs[0][0]), exist_ok=True)
+            created: List[str] = []
+            try:
+                for file, shape, np_dtype in specs:
+                    if not os.path.lexists(file):
+                        _create_npy(file, shape, np_dtype)
+                        created.append(file)
+                    elif file == specs[0][0]:
+                        reset = True  # A reused store: zero its rows.
+            except BaseException:
+                for file in created:  # No half-made history is left.
+                    os.remove(file)
+                raise
+        arrays, tensors = [], []
+        for file, shape, np_dtype in specs:
+            array, tensor = _open_npy(file, shape, np_dtype)
+            arrays.append(array)
+            tensors.append(tensor)
+        self._arrays = arrays  # To flush them.
+        emb, last_step = tensors
+        if dtype == torch.bfloat16:
+            emb = emb.view(torch.bfloat16)  # Raw 16 bits on disk.
+        if create:
+            if reset:
+                emb.zero_()
+            last_step.fill_(-1)
+        return emb, last_step
+
+    def flush(self) -> None:
+        r"""Writes the rows of a disk store that are still only in the page
+        cache to its files (e.g. before the files are copied elsewhere). The
+        files are always consistent for this and other processes that map
+        them; this is for durability. Does nothing for a memory store."""
+        for array in getattr(self, '_arrays', []):
+            array.flush()
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        if self.storage == 'disk':  # The path, not the rows:
+            buffers = dict(state['_buffers'])
+            buffers['emb'] = buffers['last_step'] = None
+            state['_buffers'] = buffers
+            state['_dtype'] = self.emb.dtype
+            state.pop('_arrays', None)
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        dtype = state.pop('_dtype', None)
+        super().__setstate__(state)
+        if self.storage == 'disk':  # Maps the same files again.
+            assert dtype is not None
+            emb, last_step = self._map_files(create=False, dtype=dtype)
+            self._buffers['emb'] = emb
+            self._buffers['last_step'] = last_step
+
+    def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str,
+                              local_metadata: Dict[str, Any], *args: Any,
+                              **kwargs: Any) -> None:
+        if self.storage == 'disk':  # Copy into the files, never replace.
+            local_metadata = dict(local_metadata,
+                                  assign_to_params_buffers=False)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      *args, **kwargs)
+
+    # Store ##################################################################
 
     def _staged(self, num_rows: int) -> Iterator[Tuple[int, int, Tensor]]:
         # Splits 'num_rows' rows into steps of about 1 MiB of stored rows and
@@ -156,9 +509,10 @@ class History(torch.nn.Module):
             return super()._apply(fn)
         # The store stays on its device; only its pinning may change: a CUDA
         # model copies rows in and out, which needs page-locked memory to be
-        # fast and asynchronous.
+        # fast and asynchronous. A disk store is never pinned: that would
+        # copy the whole file into page-locked memory.
         if (self._device.type == 'cuda' and self.emb.device.type == 'cpu'
-                and not self.emb.is_pinned()):
+                and self.storage == 'memory' and not self.emb.is_pinned()):
             self.emb = self.emb.pin_memory()
             self.last_step = self.last_step.pin_memory()
         return self
@@ -174,6 +528,48 @@ class History(torch.nn.Module):
                     f"(got {'min' if lo < 0 else 'max'} id {bad}, for "
                     f"num_nodes={self.num_embeddings})")
 
+    def _runs(self, n_id: Tensor) -> Optional[List[int]]:
+        # For a disk store, the bounds [0, ..., len(n_id)] of the sorted
+        # runs of 'n_id' if there are few: one for the halos of the loaders
+        # ('torch.unique' sorts), two for the batch and halo ids of a
+        # layer-wise inference. Each run is then read or written in file
+        # order, which lets the kernel read ahead and batch the page faults,
+        # in place. None for ids in no particular order: those are sorted.
+        num = n_id.numel()
+        if self.storage != 'disk' or num < 2:
+            return [0, num]
+        breaks = torch.nonzero(n_id[1:] < n_id[:-1]).view(-1)  # [R - 1]
+        if breaks.numel() >= _MAX_RUNS:
+            return None
+        return [0] + (breaks + 1).tolist() + [num]
+
+    def _gather_rows(self, src: Tensor, n_id: Tensor, out: Tensor) -> None:
+        # out = src[n_id], cast to the type of 'out' ('src' of the store's).
+        if out.dtype == src.dtype:
+            torch.index_select(src, 0, n_id, out=out)
+            return
+        for lo, hi, part in self._staged(n_id.numel()):  # Gather, cast.
+            torch.index_select(src, 0, n_id[lo:hi], out=part)
+            out[lo:hi].copy_(part)
+
+    def _gather(self, n_id: Tensor, out: Tensor) -> Tensor:
+        # Writes the rows 'n_id' (on the store's device) into 'out' (on the
+        # store's device, of any type) and returns it.
+        bounds = self._runs(n_id)
+        if bounds is None:
+            # Read in file order (stable: repeated ids keep their order),
+            # then put the rows back in the order asked for with a gather
+            # from memory, which is far faster than scattering them:
+            ids, perm = torch.sort(n_id, stable=True)
+            rows = self.emb.index_select(0, ids)  # [N, C], in file order
+            inv = torch.empty_like(perm)
+            inv[perm] = torch.arange(perm.numel(), device=perm.device)
+            self._gather_rows(rows, inv, out)
+            return out
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            self._gather_rows(self.emb, n_id[lo:hi], out[lo:hi])
+        return out
+
     @torch.no_grad()
     def pull(self, n_id: Optional[Tensor] = None,
              dtype: Optional[torch.dtype] = None,
@@ -187,6 +583,10 @@ class History(torch.nn.Module):
         :obj:`[len(n_id), embedding_dim]`, the rows are written into it
         (cast to its type) and it is returned: reusing one buffer saves
         allocating, and first touching, a fresh one per call.
+
+        A disk store reads the rows in file order: sorted runs of ids (such
+        as the halos of the loaders) as they are, ids in no particular order
+        sorted first, and the rows put back in the order of :obj:`n_id`.
 
         Ids outside :obj:`[0, num_embeddings)` raise a
         :class:`NodeIndexError` (a :class:`ValueError`) naming the smallest
@@ -206,22 +606,23 @@ class History(torch.nn.Module):
             if not out.is_contiguous():
                 raise ValueError("'out' must be contiguous")
             n_id = n_id.to(self.emb.device)
-            if out.device != self.emb.device:
-                return out.copy_(self.emb.index_select(0, n_id))
-            if out.dtype == self.dtype:
-                return torch.index_select(self.emb, 0, n_id, out=out)
-            for lo, hi, part in self._staged(n_id.numel()):  # Gather, cast.
-                torch.index_select(self.emb, 0, n_id[lo:hi], out=part)
-                out[lo:hi].copy_(part)
-            return out
+            if out.device != self.emb.device:  # Staged on the store's side.
+                rows = self.emb.new_empty(n_id.numel(), self.embedding_dim)
+                return out.copy_(self._gather(n_id, rows))
+            return self._gather(n_id, out)
         if dtype is None:
             dtype = (self.emb.dtype if self.emb.dtype
                      in (torch.float32, torch.float64) else torch.float32)
         if n_id is None:
             return self.emb.to(device=self._device, dtype=dtype, copy=True)
         self._check_index(n_id)
-        out = self.emb.index_select(0, n_id.to(self.emb.device))
-        return out.to(device=self._device, dtype=dtype)
+        n_id = n_id.to(self.emb.device)
+        if self.storage == 'disk':
+            rows = self._gather(
+                n_id, self.emb.new_empty(n_id.numel(), self.embedding_dim))
+        else:
+            rows = self.emb.index_select(0, n_id)
+        return rows.to(device=self._device, dtype=dtype)
 
     @torch.no_grad()
     def push(self, x: Tensor, n_id: Optional[Tensor] = None,
@@ -236,7 +637,8 @@ class History(torch.nn.Module):
         :obj:`offset[0]:offset[0] + count[0]`, the next :obj:`count[1]` rows to
         :obj:`offset[1]:offset[1] + count[1]`, and so on. Ranges are copied
         as slices, which is faster than scattering single rows. With neither,
-        :obj:`x` replaces the whole store.
+        :obj:`x` replaces the whole store. A disk store writes rows given by
+        :obj:`n_id` in file order (sorting ids in no particular order).
 
         :obj:`step` is the step recorded for the rows (default: the current
         one), for writes that complete later than they were issued.
@@ -258,12 +660,18 @@ class History(torch.nn.Module):
                                  f"{n_id.numel()} entries")
             n_id = n_id.to(self.emb.device)
             x = x.to(self.emb.device)
-            if x.dtype == self.dtype:
-                self.emb.index_copy_(0, n_id, x)
-            else:  # Cast, then scatter.
-                for lo, hi, part in self._staged(n_id.numel()):
-                    self.emb.index_copy_(0, n_id[lo:hi],
-                                         part.copy_(x[lo:hi]))
+            bounds = self._runs(n_id)
+            if bounds is None:  # Sorted (stable: the last repeat wins).
+                n_id, perm = torch.sort(n_id, stable=True)
+                x = x.index_select(0, perm)  # [B, C], in file order
+                bounds = [0, n_id.numel()]
+            for a, b in zip(bounds[:-1], bounds[1:]):  # Runs in file order.
+                if x.dtype == self.dtype:
+                    self.emb.index_copy_(0, n_id[a:b], x[a:b])
+                    continue
+                for lo, hi, part in self._staged(b - a):  # Cast, scatter.
+                    self.emb.index_copy_(0, n_id[a + lo:a + hi],
+                                         part.copy_(x[a + lo:a + hi]))
             self.last_step.index_fill_(0, n_id, step_value)
         elif offset is not None or count is not None:
             if offset is None or count is None:
@@ -315,6 +723,8 @@ class History(torch.nn.Module):
         out = f'{self.num_embeddings}, {self.embedding_dim}'
         if self.dtype != torch.float32:
             out += f', dtype={self.dtype}'
-        if self.offload:
+        if self.storage == 'disk':
+            out += f", storage='disk', path='{self.path}'"
+        elif self.offload:
             out += f', device={self.emb.device}'
         return out

@@ -1,5 +1,7 @@
 r"""Asynchronous history I/O: overlaps the pushes and pulls of offloaded
-histories with GPU compute, through CUDA side streams and worker threads.
+histories with GPU compute, through CUDA side streams and worker threads
+(:class:`AsyncHistoryIO`), and the pulls of histories on disk with CPU
+compute, through a worker thread (:class:`HistoryPrefetcher`).
 
 This module sits below :mod:`pyg_gas.history` (which re-exports
 :class:`AsyncHistoryIO`): it needs of a :class:`~pyg_gas.History` only what
@@ -14,14 +16,21 @@ from pyg_gas.checks import check_rows
 
 
 class HistoryLike(Protocol):
-    r"""What :class:`AsyncHistoryIO` uses of a :class:`~pyg_gas.History`."""
+    r"""What :class:`AsyncHistoryIO` and :class:`HistoryPrefetcher` use of a
+    :class:`~pyg_gas.History`."""
     offload: bool
+    storage: str
     embedding_dim: int
     emb: Tensor
     step: Tensor
 
     @property
     def dtype(self) -> torch.dtype:
+        ...
+
+    def pull(self, n_id: Optional[Tensor] = None,
+             dtype: Optional[torch.dtype] = None,
+             out: Optional[Tensor] = None) -> Tensor:
         ...
 
     def push(self, x: Tensor, n_id: Optional[Tensor] = None,
@@ -33,8 +42,9 @@ class HistoryLike(Protocol):
 
 class AsyncHistoryIO:
     r"""Asynchronous history I/O for a model on CUDA whose histories are
-    offloaded to pinned CPU memory (:obj:`History(..., device='cpu')`), as
-    in the `"GNNAutoScale" <https://arxiv.org/abs/2106.05609>`_ paper's
+    offloaded to pinned CPU memory (:obj:`History(..., device='cpu')`) or
+    live on disk (:obj:`History(..., storage='disk')`), as in the
+    `"GNNAutoScale" <https://arxiv.org/abs/2106.05609>`_ paper's
     implementation. :class:`~pyg_gas.ScalableGNN` drives it once
     :meth:`~pyg_gas.ScalableGNN.enable_async_io` is called.
 
@@ -73,11 +83,14 @@ class AsyncHistoryIO:
             raise ValueError(f"Asynchronous history I/O needs a CUDA model "
                              f"(got device '{device}')")
         for i, hist in enumerate(histories):
-            if not (hist.offload and hist.emb.device.type == 'cpu'
-                    and hist.emb.is_pinned()):
+            # The stores are only read into and written from pinned staging
+            # buffers, so a disk store (which cannot be pinned) works too.
+            on_disk = getattr(hist, 'storage', 'memory') == 'disk'
+            if not (hist.offload and hist.emb.device.type == 'cpu' and
+                    (on_disk or hist.emb.is_pinned())):
                 raise ValueError(
                     f"Asynchronous history I/O needs histories in pinned "
-                    f"CPU memory: create them with device='cpu' "
+                    f"CPU memory or on disk: create them with device='cpu' "
                     f"('history_device' of the model) and move the model "
                     f"to CUDA (history {i} is on {hist.emb.device}, "
                     f"pinned={hist.emb.is_pinned()})")
@@ -142,7 +155,11 @@ class AsyncHistoryIO:
         staging = self._pull_cpu[i][:num_rows]
         if self._copied[i] is not None:  # The last copy out of 'staging'.
             self._copied[i].synchronize()
-        torch.index_select(self.histories[i].emb, 0, halo, out=staging)
+        hist = self.histories[i]
+        if getattr(hist, 'storage', 'memory') == 'disk':  # In file order.
+            hist.pull(halo, out=staging)
+        else:
+            torch.index_select(hist.emb, 0, halo, out=staging)
         with torch.cuda.stream(self.stream):
             if self._consumed[i] is not None:  # The last batch is done.
                 self.stream.wait_event(self._consumed[i])
@@ -211,3 +228,108 @@ class AsyncHistoryIO:
         r"""Completes all I/O and stops the worker threads."""
         self.synchronize()
         self.pool.shutdown(wait=True)
+
+
+class HistoryPrefetcher:
+    r"""Prefetches the halo rows of the histories of a model on the CPU,
+    the CPU sibling of :class:`AsyncHistoryIO`: while layer 0 of a GAS
+    mini-batch computes, a worker thread gathers the halo rows of *every*
+    history into reusable buffers, so that each layer's pull is a copy out
+    of memory instead of a read of the store. It pays off for histories on
+    disk (:obj:`History(..., storage='disk')`), whose rows may have to be
+    read from the file; :class:`~pyg_gas.ScalableGNN` drives it (see
+    :attr:`~pyg_gas.ScalableGNN.history_prefetch`).
+
+    Prefetching is exact: the halo is disjoint from the batch, and a batch
+    pushes only its own rows, so the rows gathered early are those a pull
+    after the pushes would read. The outputs equal those of the synchronous
+    path bit for bit. (Hand it only batches whose halo rows
+    :obj:`n_id[batch_size:]` are distinct from their batch rows, as those
+    of the loaders are.)
+
+    * :meth:`prefetch` starts gathering the rows :obj:`halo` of every
+      history, one task per history, in order.
+    * :meth:`pull` waits for the rows of one history and copies them into
+      the layer's output (cast to its type).
+    * :meth:`push` stores the batch rows at once, in the calling thread.
+    * :meth:`synchronize` waits for every started gather; :meth:`close`
+      also stops the worker threads.
+
+    Args:
+        histories ([History]): The histories, on the CPU.
+        max_halo_rows (int, optional): The initial size of the buffers
+            (grown if a batch needs more). (default: :obj:`0`)
+        num_threads (int, optional): Worker threads. (default: :obj:`1`)
+    """
+    def __init__(self, histories: Sequence[HistoryLike],
+                 max_halo_rows: int = 0, num_threads: int = 1) -> None:
+        for i, hist in enumerate(histories):
+            if hist.emb.device.type != 'cpu':
+                raise ValueError(f"Prefetching needs histories on the CPU "
+                                 f"(history {i} is on {hist.emb.device})")
+        self.histories = list(histories)
+        self.pool = ThreadPoolExecutor(max_workers=num_threads,
+                                       thread_name_prefix='pyg_gas-prefetch')
+        num = len(self.histories)
+        self._pulls: List[Optional[Future]] = [None] * num
+        self._halo_rows = 0
+        self.max_halo_rows = 0
+        self._buffers: List[Tensor] = []
+        self.reserve(max_halo_rows)
+
+    def reserve(self, max_halo_rows: int) -> None:
+        r"""Makes the reusable buffers hold at least this many rows."""
+        if max_halo_rows > self.max_halo_rows:
+            self.synchronize()
+            self._buffers = [
+                torch.empty(max_halo_rows, h.embedding_dim, dtype=h.dtype)
+                for h in self.histories
+            ]
+            self.max_halo_rows = max_halo_rows
+
+    def synchronize(self) -> None:
+        r"""Waits until every started gather has completed, so that no
+        thread reads the stores. A gather only reads, so its error (e.g. an
+        id out of range) is raised by the :meth:`pull` of its rows, and
+        dropped with them if they are never pulled (after a forward pass
+        that failed before)."""
+        pulls, self._pulls = self._pulls, [None] * len(self._pulls)
+        for future in pulls:
+            if future is not None:
+                future.exception()  # Waits; the rows are not wanted now.
+
+    def prefetch(self, halo: Tensor) -> None:
+        r"""Starts gathering the rows :obj:`halo` (global ids) of every
+        history."""
+        self.synchronize()
+        halo = halo.to('cpu')
+        self.reserve(halo.numel())
+        self._halo_rows = halo.numel()
+        for i, hist in enumerate(self.histories):
+            out = self._buffers[i][:halo.numel()]  # [H, C]
+            self._pulls[i] = self.pool.submit(hist.pull, halo, out=out)
+
+    def pull(self, i: int, out: Tensor) -> Tensor:
+        r"""Writes the prefetched halo rows of history :obj:`i` into
+        :obj:`out` (cast to its type) and returns it."""
+        future = self._pulls[i]
+        if future is None:
+            raise RuntimeError(f'No prefetched rows for history {i}: call '
+                               f'prefetch() first')
+        self._pulls[i] = None
+        future.result()
+        return out.copy_(self._buffers[i][:self._halo_rows])
+
+    def push(self, i: int, x: Tensor, n_id: Optional[Tensor] = None,
+             offset: Optional[Tensor] = None,
+             count: Optional[Tensor] = None) -> None:
+        r"""Stores the rows :obj:`x` into history :obj:`i` (see
+        :meth:`pyg_gas.History.push`), at once."""
+        self.histories[i].push(x, n_id=n_id, offset=offset, count=count)
+
+    def close(self) -> None:
+        r"""Completes all gathers and stops the worker threads."""
+        try:
+            self.synchronize()
+        finally:
+            self.pool.shutdown(wait=True)

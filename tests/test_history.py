@@ -517,3 +517,10 @@ def test_pull_into_out(dtype):
         hist.pull(n_id, out=torch.empty(3, 3))
     with pytest.raises(ValueError, match="'out' must be contiguous"):
         hist.pull(n_id, out=torch.empty(3, 4).t())
+
+
+def test_memory_storage_is_the_default():
+    history = History(5, 3, storage='memory')
+    assert history.storage == 'memory' and history.path is None
+    assert repr(history) == 'History(5, 3)'
+    assert not history.offload

@@ -1,4 +1,5 @@
 import functools
+import os
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import torch
@@ -9,11 +10,25 @@ from tqdm import tqdm
 
 from pyg_gas.checks import check_choice, check_int
 from pyg_gas.graph import cast_adj
-from pyg_gas.history import _DTYPES, History
-from pyg_gas.history_io import AsyncHistoryIO
+from pyg_gas.history import (
+    _DTYPES,
+    _NP_DTYPES,
+    _NP_LONG,
+    _STORAGES,
+    History,
+    PathLike,
+    Storage,
+    check_history_files,
+    history_files,
+)
+from pyg_gas.history_io import AsyncHistoryIO, HistoryPrefetcher
 from pyg_gas.loader.ladies import LADIESSampler
 from pyg_gas.nn.functional import push_and_pull_rows
 from pyg_gas.typing import Adj, OptTensor
+
+#: What overlaps the history I/O of GAS mini-batches with compute: the CUDA
+#: one of 'enable_async_io', or the CPU one of 'history_prefetch'.
+HistoryIO = Union[AsyncHistoryIO, HistoryPrefetcher]
 
 
 class ScalableGNN(Module):
@@ -54,6 +69,19 @@ class ScalableGNN(Module):
             on this device (e.g. :obj:`'cpu'` for a CUDA model on a graph
             whose histories do not fit into GPU memory), instead of moving
             them with the model. (default: :obj:`None`)
+        history_storage (str, optional): :obj:`'memory'`, or :obj:`'disk'`
+            for histories in memory-mapped files under :obj:`history_path`,
+            for graphs whose histories do not fit into memory (see
+            :class:`~pyg_gas.History`). Disk histories stay on the CPU, and
+            on a CPU model their halo rows are prefetched while layer 0
+            computes (see :attr:`history_prefetch`). (default:
+            :obj:`'memory'`)
+        history_path (str or os.PathLike, optional): The directory of the
+            disk histories (created if missing): history :obj:`i` is
+            :obj:`history_{i}.npy`, with :obj:`history_{i}.last_step.npy`
+            (see :func:`~pyg_gas.history.history_files`). The free space is
+            checked for all of them before any is created. Give each model
+            its own directory. (default: :obj:`None`)
     """
     #: Whether :meth:`forward_layer` needs :meth:`init_state` of the input
     #: features at every layer (as GCNII does for its initial residual).
@@ -66,6 +94,8 @@ class ScalableGNN(Module):
         num_layers: int,
         history_dtype: Optional[torch.dtype] = None,
         history_device: Optional[Union[torch.device, str]] = None,
+        history_storage: Storage = 'memory',
+        history_path: Optional[PathLike] = None,
     ) -> None:
         super().__init__()
         check_int('num_nodes', num_nodes, minimum=0)
@@ -83,13 +113,100 @@ class ScalableGNN(Module):
         if history_dtype is not None:
             check_choice('history_dtype', history_dtype, _DTYPES)
         widths = widths[:num_layers - 1]
+        paths = self._history_paths(len(widths), history_storage,
+                                    history_path, history_device)
+        if history_storage == 'disk':  # Room for all, before creating any:
+            specs = []
+            for path, width in zip(paths, widths):
+                emb_file, step_file = history_files(path)
+                specs += [(emb_file, (num_nodes, width),
+                           _NP_DTYPES[history_dtype or torch.float32]),
+                          (step_file, (num_nodes, ), _NP_LONG)]
+            check_history_files(specs)
         self.num_nodes = num_nodes
         self.num_layers = num_layers
         self.histories = ModuleList([
             History(num_nodes, width, device=history_device,
-                    dtype=history_dtype) for width in widths
+                    dtype=history_dtype, storage=history_storage, path=path)
+            for width, path in zip(widths, paths)
         ])
         self._async_io: Optional[AsyncHistoryIO] = None
+        self._prefetcher: Optional[HistoryPrefetcher] = None
+        self._history_prefetch: Optional[bool] = None
+
+    @staticmethod
+    def _history_paths(num: int, storage: Any, path: Optional[PathLike],
+                       device: Optional[Union[torch.device, str]]
+                       ) -> List[Optional[str]]:
+        # The file of each history: 'history_{i}.npy' in 'path' on disk.
+        check_choice('history_storage', storage, _STORAGES)
+        if storage == 'memory':
+            if path is not None:
+                raise ValueError(f"'history_path' is for "
+                                 f"history_storage='disk' only (got "
+                                 f"history_path='{path}' with "
+                                 f"history_storage='memory')")
+            return [None] * num
+        if path is None:
+            raise ValueError("history_storage='disk' needs a "
+                             "'history_path' (a directory for the history "
+                             "files)")
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"'history_path' must be a str or os.PathLike "
+                            f"(got {type(path).__name__})")
+        if device is not None and torch.device(device).type != 'cpu':
+            raise ValueError(f"Disk histories stay on the CPU: "
+                             f"'history_device' must be None or 'cpu' with "
+                             f"history_storage='disk' (got '{device}')")
+        directory = os.path.abspath(os.fspath(path))
+        if os.path.exists(directory) and not os.path.isdir(directory):
+            raise ValueError(f"'history_path' must be a directory (got "
+                             f"'{path}', an existing file)")
+        return [os.path.join(directory, f'history_{i}.npy')
+                for i in range(num)]
+
+    @property
+    def history_prefetch(self) -> Optional[bool]:
+        r"""Whether GAS mini-batches on a CPU model prefetch the halo rows
+        of every history in a worker thread while layer 0 computes (see
+        :class:`~pyg_gas.history_io.HistoryPrefetcher`): :obj:`None` (the
+        default) for models with disk histories, :obj:`True` for all CPU
+        models, :obj:`False` never. Outputs, gradients and histories are
+        the same bit for bit either way. (A CUDA model overlaps its history
+        I/O with :meth:`enable_async_io` instead.)"""
+        return self._history_prefetch
+
+    @history_prefetch.setter
+    def history_prefetch(self, value: Optional[bool]) -> None:
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"'history_prefetch' must be None, True or "
+                            f"False (got {value!r})")
+        self._history_prefetch = value
+        self._close_prefetcher()
+
+    def _close_prefetcher(self) -> None:
+        prefetcher, self._prefetcher = self._prefetcher, None
+        if prefetcher is not None:
+            prefetcher.close()
+
+    def _get_prefetcher(self, x: Tensor) -> Optional[HistoryPrefetcher]:
+        # The prefetcher of a GAS mini-batch on the CPU, created on first
+        # use, or None.
+        if len(self.histories) == 0 or x.device.type != 'cpu':
+            return None
+        enabled = self._history_prefetch
+        if enabled is None:
+            enabled = any(h.storage == 'disk' for h in self.histories)
+        if not enabled:
+            return None
+        histories = list(self.histories)
+        prefetcher = self._prefetcher
+        if prefetcher is None or len(prefetcher.histories) != len(
+                histories) or any(a is not b for a, b in zip(
+                    prefetcher.histories, histories)):
+            self._close_prefetcher()  # Histories replaced: start anew.
+            self._prefetcher = prefetcher = HistoryPrefetcher(histories)
+        return prefetcher
 
     @property
     def reg_modules(self) -> ModuleList:
@@ -166,10 +283,11 @@ class ScalableGNN(Module):
                              "global node ids 'n_id'")
         self._check_input(x)
         adj_t = self._cast_adj(adj_t)
-        io = self._async_io
-        if io is None or batch_size is None or not x.is_cuda:
-            io = None
-        else:  # The last batch's pushes land before the step and the pulls.
+        io: Optional[HistoryIO] = None
+        if batch_size is not None:
+            io = self._async_io if x.is_cuda else self._get_prefetcher(x)
+        if io is not None:
+            # The last batch's pushes land before the step and the pulls.
             io.synchronize()
         if batch_size is not None and self.training:
             for history in self.histories:
@@ -192,7 +310,7 @@ class ScalableGNN(Module):
                                        n_id, offset, count)
         raise AssertionError  # unreachable
 
-    def _async_push_and_pull(self, io: AsyncHistoryIO, i: int, x: Tensor,
+    def _async_push_and_pull(self, io: HistoryIO, i: int, x: Tensor,
                              batch_size: int, n_id: Tensor,
                              offset: OptTensor, count: OptTensor) -> Tensor:
         return push_and_pull_rows(
@@ -242,10 +360,15 @@ class ScalableGNN(Module):
             self._async_io = None
 
     def synchronize_histories(self) -> None:
-        r"""Waits for all pending asynchronous history I/O, so that the
-        stores hold every pushed row."""
+        r"""Waits for all pending asynchronous history I/O (pushes and
+        pulls of :meth:`enable_async_io`, prefetches of
+        :attr:`history_prefetch`), so that the stores hold every pushed row
+        and no thread reads them."""
         if self._async_io is not None:
             self._async_io.synchronize()
+        prefetcher = self.__dict__.get('_prefetcher')
+        if prefetcher is not None:
+            prefetcher.synchronize()
 
     def state_dict(self, *args: Any, **kwargs: Any) -> Any:
         self.synchronize_histories()
@@ -269,13 +392,21 @@ class ScalableGNN(Module):
                 del history._keep_dtype  # Back to the class default.
         if self._async_io is not None and self._device().type != 'cuda':
             self.disable_async_io()
+        if self._device().type != 'cpu':  # Prefetching is for CPU models.
+            self._close_prefetcher()
         return out
 
     def __getstate__(self) -> Dict[str, Any]:
         self.synchronize_histories()
         state = self.__dict__.copy()
         state['_async_io'] = None  # Threads and streams stay behind.
+        state['_prefetcher'] = None
         return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        state.setdefault('_prefetcher', None)  # Pickled by older versions.
+        state.setdefault('_history_prefetch', None)
+        super().__setstate__(state)
 
     def forward_layerwise(self, x: Tensor, adjs: Sequence[Adj],
                           edge_attrs: Optional[Sequence[Tensor]] = None
