@@ -36,10 +36,10 @@ MOVED = [
 #: level and the ones below, never from above.
 LEVELS = [
     {'typing', 'checks'},
-    {'graph', 'utils', 'data', 'history_io'},
+    {'graph', 'utils', 'data', 'history_io', 'cgroup'},
     {'history', 'checkpoint'},
     {'nn', 'loader', 'partition', 'datasets'},
-    {'distributed'},
+    {'distributed', 'storage'},
     {'train'},
     {'cli'},
 ]

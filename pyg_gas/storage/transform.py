@@ -138,7 +138,29 @@ def derive(dataset: DiskDataset, transform: str, chunk_edges: int = 1 << 22,
     num_edges = int(rowptr[-1])
     arrays: Dict[str, Any] = {'rowptr': write_array(out, 'rowptr', rowptr)}
 
-    # Pass 2: the edges, each row's self-loop in its sorted place.
+    arrays.update(_write_edges(dataset, out, num_edges, chunk_edges,
+                               transform == 'gcn_norm', dinv, weighted))
+
+    # The node arrays stay where they are:
+    for key, entry in dataset.manifest['arrays'].items():
+        if key not in ('rowptr', 'col', 'edge_weight'):
+            path = osp.join(dataset.root, entry['file'])
+            arrays[key] = dict(entry, file=osp.relpath(path, out))
+    meta = {k: v for k, v in dataset.manifest.items()
+            if k not in ('arrays', 'digest', 'format', 'version')}
+    meta.update(num_edges=num_edges, transform=transform,
+                parent=dataset.digest)
+    write_manifest(out, meta, arrays)
+    return DiskDataset(out)
+
+
+def _write_edges(dataset: DiskDataset, out: str, num_edges: int,
+                 chunk_edges: int, gcn: bool, dinv: Optional[Tensor],
+                 weighted: bool) -> Dict[str, Any]:
+    # Pass 2 of 'derive': the edges of every row without its self-loops,
+    # plus one self-loop in its sorted place, and their weights.
+    n = dataset.num_nodes
+    arrays: Dict[str, Any] = {}
     col_writer = ArrayWriter(out, 'col', [num_edges], dataset.col.dtype)
     weight_writer = ArrayWriter(out, 'edge_weight', [num_edges],
                                 torch.float32) if weighted else None
@@ -169,15 +191,4 @@ def derive(dataset: DiskDataset, transform: str, chunk_edges: int = 1 << 22,
         if weight_writer is not None:
             weight_writer.abort()
         raise
-
-    # The node arrays stay where they are:
-    for key, entry in dataset.manifest['arrays'].items():
-        if key not in ('rowptr', 'col', 'edge_weight'):
-            path = osp.join(dataset.root, entry['file'])
-            arrays[key] = dict(entry, file=osp.relpath(path, out))
-    meta = {k: v for k, v in dataset.manifest.items()
-            if k not in ('arrays', 'digest', 'format', 'version')}
-    meta.update(num_edges=num_edges, transform=transform,
-                parent=dataset.digest)
-    write_manifest(out, meta, arrays)
-    return DiskDataset(out)
+    return arrays
