@@ -225,6 +225,22 @@ def _open_npy(file: str, shape: Tuple[int, ...], dtype: np.dtype
     return array, tensor
 
 
+def disk_tensor(file: str, shape: Tuple[int, ...],
+                dtype: torch.dtype = torch.float32) -> Tensor:
+    r"""A tensor memory-mapped read-write from the ``.npy`` file
+    :obj:`file`: a new, zero-filled, preallocated file, or an existing one
+    of the same shape and type (anything else raises a
+    :class:`ValueError` naming it, and is left untouched). E.g. the output
+    of :meth:`~pyg_gas.ScalableGNN.inference` for a graph whose output
+    does not fit in memory."""
+    np_type = np.dtype(torch.empty(0, dtype=dtype).numpy().dtype)
+    shape = tuple(int(s) for s in shape)
+    os.makedirs(os.path.dirname(os.path.abspath(file)), exist_ok=True)
+    if not os.path.exists(file):
+        _create_npy(file, shape, np_type)
+    return _open_npy(file, shape, np_type)[1]
+
+
 class History(torch.nn.Module):
     r"""A store of historical node embeddings for one layer, from the
     `"GNNAutoScale: Scalable and Expressive Graph Neural Networks via

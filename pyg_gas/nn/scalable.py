@@ -459,7 +459,8 @@ class ScalableGNN(Module):
 
     @torch.no_grad()
     def inference(self, loader: Any, progress: bool = False,
-                  sync: Optional[Callable[[History], Any]] = None) -> Tensor:
+                  sync: Optional[Callable[[History], Any]] = None,
+                  out: OptTensor = None) -> Tensor:
         r"""Computes the output for every node, layer by layer over the
         mini-batches of :obj:`loader` (an
         :class:`~pyg_gas.EvalSubgraphLoader`), filling the histories as it
@@ -489,10 +490,16 @@ class ScalableGNN(Module):
                 distributed inference (see
                 :class:`~pyg_gas.distributed.DistributedGAS`) refreshes the
                 rows of other ranks there. (default: :obj:`None`)
+            out (torch.Tensor, optional): A tensor of shape
+                :obj:`[num_nodes, out_channels]` to write the output into,
+                on any device, e.g. one memory-mapped from a file (see
+                :func:`~pyg_gas.history.disk_tensor`) when the output of
+                the whole graph does not fit in memory. The rows of a batch
+                of clusters are written as ranges. (default: :obj:`None`)
 
         Returns:
             The output of shape :obj:`[num_nodes, out_channels]`, on the
-            model's device.
+            model's device (or :obj:`out`).
         """
         device, dtype = self._device(), self._dtype()
         partial = sync is not None
@@ -502,7 +509,13 @@ class ScalableGNN(Module):
         self.synchronize_histories()
         training = self.training
         self.eval()
-        out: OptTensor = None
+        if out is not None and (not isinstance(out, Tensor)
+                                or out.dim() != 2
+                                or out.size(0) != self.num_nodes):
+            raise ValueError(f"'out' must be a tensor of shape "
+                             f"[{self.num_nodes}, out_channels] (got "
+                             f"{list(getattr(out, 'shape', []))})")
+        given = out is not None
         pbar = tqdm(total=self.num_layers * len(loader), disable=not progress,
                     desc='Inference', leave=False)
         try:
@@ -513,6 +526,8 @@ class ScalableGNN(Module):
                     if i < self.num_layers - 1:
                         self.histories[i].push(h, offset=batch.offset,
                                                count=batch.count)
+                    elif given:
+                        _write_rows(out, h, batch)
                     else:
                         if out is None:  # Rows left to 'sync' are nan.
                             out = h.new_full((self.num_nodes, h.size(-1)),
@@ -603,6 +618,23 @@ class ScalableGNN(Module):
 
     def extra_repr(self) -> str:
         return f'num_nodes={self.num_nodes}, num_layers={self.num_layers}'
+
+
+def _write_rows(out: Tensor, h: Tensor, batch: Any) -> None:
+    # The output rows of a batch into 'out': range by range where the
+    # batch tells its clusters' ranges, row by row otherwise.
+    if h.size(-1) != out.size(-1):
+        raise ValueError(f"'out' has {out.size(-1)} columns, but the model "
+                         f"outputs {h.size(-1)}")
+    h = h.to(out.device, out.dtype)
+    offset, count = batch.get('offset'), batch.get('count')
+    if offset is None or count is None:
+        out[batch.n_id[:batch.batch_size].to(out.device)] = h
+        return
+    start = 0
+    for o, c in zip(offset.tolist(), count.tolist()):
+        out[o:o + c].copy_(h[start:start + c])
+        start += c
 
 
 def check_loader(loader: Any, num_nodes: int, partial: bool = False) -> None:

@@ -16,6 +16,7 @@ from torch_geometric.data import Data
 
 from pyg_gas.datasets import load_dataset
 from pyg_gas.graph import to_adj_t
+from pyg_gas.history import disk_tensor
 from pyg_gas.loader import (
     ClusterLoader,
     EvalSubgraphLoader,
@@ -295,7 +296,8 @@ class Partitioned(LoaderEntry):
                 data, DiskDataset), collater=train.collater)
         if not isinstance(data, DiskDataset):
             _drop_edges(data)
-        return Loaders(data, train, lambda model: model.inference(eval_loader),
+        evaluate = _inference(config, data, eval_loader)
+        return Loaders(data, train, evaluate,
                        dict(num_nodes=data.num_nodes, ptr=ptr.tolist()),
                        partition_time)
 
@@ -304,6 +306,22 @@ class Partitioned(LoaderEntry):
             return model(batch.x, batch.adj_t)
         return model(batch.x, batch.adj_t, batch.batch_size, batch.n_id,
                      batch.offset, batch.count)
+
+
+def _inference(config: Any, data: Any,
+               eval_loader: Any) -> Callable[[ScalableGNN], Tensor]:
+    # Exact layer-wise inference. With disk histories, its output goes to a
+    # memory-mapped file beside them too, so that no array the size of the
+    # graph is held in memory.
+    if config.history_storage != 'disk':
+        return lambda model: model.inference(eval_loader)
+    file = os.path.join(history_path(config), 'output.npy')
+
+    def evaluate(model: ScalableGNN) -> Tensor:
+        out = disk_tensor(file, (data.num_nodes, int(data.num_classes)))
+        return model.inference(eval_loader, out=out)
+
+    return evaluate
 
 
 def _whole_graph(config: Any, data: Data,

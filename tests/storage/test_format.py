@@ -253,3 +253,23 @@ def test_bad_arguments(tmp_path, graph, partition):
     ds = prepare(graph, root, perm=perm, ptr=ptr, log=False)
     with pytest.raises(ValueError, match="'transform' must be one of"):
         derive(ds, 'gcn')
+
+
+def test_inference_into_a_file_equals_inference(tmp_path, partition):
+    from pyg_gas.history import disk_tensor
+    from pyg_gas.nn.models import SAGE
+    graph = small_graph()
+    perm, ptr = partition
+    ds = prepare(graph, str(tmp_path / 'd'), perm=perm, ptr=ptr, log=False)
+    torch.manual_seed(0)
+    model = SAGE(60, 5, 8, 3, 3)
+    expected = model.inference(EvalSubgraphLoader(permute(graph, perm), ptr))
+    out = disk_tensor(str(tmp_path / 'out.npy'), (60, 3))
+    got = model.inference(EvalSubgraphLoader(ds, ds.ptr, batch_size=2),
+                          out=out)
+    assert got is out and torch.equal(out, expected)
+    assert np.array_equal(np.load(tmp_path / 'out.npy'), expected.numpy())
+    with pytest.raises(ValueError, match="'out' must be a tensor of shape"):
+        model.inference(EvalSubgraphLoader(ds, ds.ptr), out=out[:5])
+    with pytest.raises(ValueError, match='holds an array of shape'):
+        disk_tensor(str(tmp_path / 'out.npy'), (61, 3))
