@@ -263,7 +263,8 @@ def test_inference_into_a_file_equals_inference(tmp_path, partition):
     ds = prepare(graph, str(tmp_path / 'd'), perm=perm, ptr=ptr, log=False)
     torch.manual_seed(0)
     model = SAGE(60, 5, 8, 3, 3)
-    expected = model.inference(EvalSubgraphLoader(permute(graph, perm), ptr))
+    expected = model.inference(EvalSubgraphLoader(permute(graph, perm), ptr,
+                                                  batch_size=2))
     out = disk_tensor(str(tmp_path / 'out.npy'), (60, 3))
     got = model.inference(EvalSubgraphLoader(ds, ds.ptr, batch_size=2),
                           out=out)
