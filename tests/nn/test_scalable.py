@@ -269,7 +269,9 @@ def test_async_io_equals_sync(norm_cora, dtype):
     for a, b in zip(out_sync, out_async):
         torch.testing.assert_close(a, b)
     for h_sync, h_async in zip(sync.histories, asyn.histories):
-        assert torch.equal(h_sync.emb, h_async.emb)
+        # Close, not equal: CUDA's sparse products and their backward sum
+        # in a nondeterministic order, so two runs differ in the last bits.
+        torch.testing.assert_close(h_sync.emb, h_async.emb)
         assert torch.equal(h_sync.last_step, h_async.last_step)
     # Small buffers grow as needed, and index pushes work too:
     asyn.enable_async_io(max_batch_rows=1, max_halo_rows=1)
@@ -279,7 +281,7 @@ def test_async_io_equals_sync(norm_cora, dtype):
     b = sync(batch.x, batch.adj_t, bs, batch.n_id)
     torch.testing.assert_close(a, b)
     asyn.synchronize_histories()
-    assert torch.equal(sync.histories[1].emb, asyn.histories[1].emb)
+    torch.testing.assert_close(sync.histories[1].emb, asyn.histories[1].emb)
     # Moving the model off the GPU ends asynchronous I/O:
     asyn.cpu()
     assert asyn._async_io is None
