@@ -7,7 +7,7 @@ import os.path as osp
 import pickle
 import time
 import zipfile
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -38,15 +38,14 @@ def _check_fraction(name: str, value: Any) -> float:
     return float(check_number(name, value, 0, 1, kind='a number in [0, 1]'))
 
 
-def _draw_pairs(count: int, cdf: Tensor, bounds: Tensor, order: Tensor,
-                label: Tensor, homophily: float,
-                gen: torch.Generator) -> Tensor:
-    # Draws 'count' node pairs and returns their keys min * N + max, without
-    # self-loops (so possibly fewer than 'count'). 'cdf' is the cumulative
-    # degree weight of the nodes in 'order' (grouped by class), and
-    # 'bounds[:, k]' is class k's range of it.
+def _pair_chunks(count: int, cdf: Tensor, bounds: Tensor, order: Tensor,
+                 label: Tensor, homophily: float,
+                 gen: torch.Generator) -> Iterator[Tensor]:
+    # Draws 'count' node pairs, '_CHUNK' at a time, and yields their keys
+    # min * N + max, without self-loops (so possibly fewer than 'count').
+    # 'cdf' is the cumulative degree weight of the nodes in 'order' (grouped
+    # by class), and 'bounds[:, k]' is class k's range of it.
     num_nodes = cdf.numel()
-    out = []
     for start in range(0, count, _CHUNK):
         size = min(_CHUNK, count - start)
         # One endpoint by degree weight over all nodes:
@@ -65,8 +64,144 @@ def _draw_pairs(count: int, cdf: Tensor, bounds: Tensor, order: Tensor,
         v = order.index_select(0, pos.clamp_(max=num_nodes - 1))
         del pos, r
         key = torch.minimum(u, v) * num_nodes + torch.maximum(u, v)
-        out.append(key[u != v])
-    return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+        yield key[u != v]
+
+
+class EdgeKeys:
+    r"""The set of distinct undirected edges that :class:`SyntheticDraws`
+    fills, as sorted keys :obj:`min * N + max`, held in memory. Writers
+    that keep the set on disk implement the same three methods (see
+    :func:`pyg_gas.storage.prepare_synthetic`)."""
+    def __init__(self) -> None:
+        self.key = torch.empty(0, dtype=torch.long)
+
+    def __len__(self) -> int:
+        r"""The number of distinct keys."""
+        return self.key.numel()
+
+    def add(self, chunks: Iterable[Tensor]) -> None:
+        r"""Adds the keys of :obj:`chunks`, merging duplicates."""
+        new = list(chunks)
+        new = torch.cat(new) if new else torch.empty(0, dtype=torch.long)
+        self.key = torch.unique(torch.cat([self.key, new]))
+
+    def drop(self, positions: Tensor) -> None:
+        r"""Removes the keys at :obj:`positions` of the sorted set."""
+        keep = torch.ones(self.key.numel(), dtype=torch.bool)
+        keep[positions] = False
+        self.key = self.key[keep]
+
+    def edge_index(self, num_nodes: int) -> Tensor:
+        r"""Both directions of every edge, :obj:`[2, 2 * E]`."""
+        row, col = self.key // num_nodes, self.key % num_nodes
+        return torch.stack([torch.cat([row, col]), torch.cat([col, row])])
+
+
+class SyntheticDraws:
+    r"""The random draws of :func:`synthetic_graph`, one step at a time, for
+    writers that store the graph chunk by chunk instead of building it in
+    memory (see :func:`pyg_gas.storage.prepare_synthetic`). The steps must
+    run in this order, as they draw from one generator in turn; the same
+    arguments then give the graph :func:`synthetic_graph` returns::
+
+        draws = SyntheticDraws(num_nodes=1000, avg_degree=10.0)
+        y = draws.classes()  # [N]
+        draws.edges(keys)  # fills an EdgeKeys-like set
+        for x in draws.features():  # row chunks [n, F], in node order
+            ...
+        train_mask, val_mask, test_mask = draws.split()
+
+    The arguments are those of :func:`synthetic_graph`.
+    """
+    STEPS = ('classes', 'edges', 'features', 'split')
+
+    def __init__(
+        self,
+        num_nodes: int,
+        avg_degree: Optional[float] = None,
+        num_classes: int = 10,
+        num_features: int = 64,
+        homophily: float = 0.8,
+        seed: int = 0,
+        num_edges: Optional[int] = None,
+        power: float = 0.7,
+        noise: float = 6.0,
+        split: Tuple[float, float] = (0.6, 0.2),
+        log: bool = False,
+    ) -> None:
+        (self.num_edges, self.homophily, self.train_frac,
+         self.val_frac) = _check_arguments(num_nodes, avg_degree,
+                                           num_classes, num_features,
+                                           homophily, seed, num_edges, power,
+                                           noise, split)
+        self.num_nodes = num_nodes
+        self.num_classes = num_classes
+        self.num_features = num_features
+        self.power = power
+        self.noise = noise
+        self.gen = torch.Generator().manual_seed(seed)
+        self.report = utils.log if log else (lambda msg: None)
+        self.t0 = time.perf_counter()
+        self.y: Optional[Tensor] = None
+        self._done = 0
+
+    def _step(self, name: str) -> None:
+        expected = self.STEPS[self._done] if self._done < len(
+            self.STEPS) else None
+        if name != expected:
+            raise RuntimeError(f"'SyntheticDraws.{name}()' called out of "
+                               f"order (expected the steps "
+                               f"{list(self.STEPS)} once each, in turn)")
+        self._done += 1
+
+    def classes(self) -> Tensor:
+        r"""Draws the classes :obj:`y` :obj:`[N]`."""
+        self._step('classes')
+        self.y = _draw_classes(self.num_nodes, self.num_classes, self.gen)
+        return self.y
+
+    def edges(self, keys: Any) -> Any:
+        r"""Draws node pairs into :obj:`keys` (an :class:`EdgeKeys` or a
+        set with its methods) until it holds exactly :obj:`num_edges`
+        distinct ones, and returns it."""
+        self._step('edges')
+        gen, y, num_edges = self.gen, self.y, self.num_edges
+        order, cdf, bounds = _degree_weights(y, self.num_classes, self.power,
+                                             gen)
+        for _ in range(100):
+            missing = num_edges - len(keys)
+            if missing <= 0:
+                break
+            draws = int(missing * 1.05) + 1000
+            keys.add(_pair_chunks(draws, cdf, bounds, order, y,
+                                  self.homophily, gen))
+            self.report(f'synthetic: {len(keys):,} of {num_edges:,} edges '
+                        f'({time.perf_counter() - self.t0:.1f}s)')
+        else:
+            raise RuntimeError(f'Could not draw {num_edges} distinct edges; '
+                               f'lower the degree or the homophily')
+        if len(keys) > num_edges:  # Drop a random excess, keep the order.
+            drop = torch.randperm(len(keys), generator=gen)
+            drop = drop[:len(keys) - num_edges].clone()
+            keys.drop(drop)
+        self.report(f'synthetic: edges done '
+                    f'({time.perf_counter() - self.t0:.1f}s)')
+        return keys
+
+    def features(self, out: Optional[Tensor] = None) -> Iterator[Tensor]:
+        r"""Draws the features (class centroid plus noise) and yields them
+        in row chunks, in node order; with :obj:`out` (:obj:`[N, F]`), the
+        chunks are views of it."""
+        self._step('features')
+        return _feature_chunks(self.y, self.num_classes, self.num_features,
+                               self.noise, self.gen, out)
+
+    def split(self) -> List[Tensor]:
+        r"""Draws the random split: the training, validation and test
+        masks."""
+        self._step('split')
+        return _draw_split(self.num_nodes, self.train_frac, self.val_frac,
+                           self.gen)
 
 
 def synthetic_graph(
@@ -140,27 +275,23 @@ def synthetic_graph(
         :obj:`train_mask`, :obj:`val_mask`, :obj:`test_mask`,
         :obj:`num_classes` and :obj:`name` (:obj:`'synthetic'`).
     """
-    num_edges, homophily, train_frac, val_frac = _check_arguments(
-        num_nodes, avg_degree, num_classes, num_features, homophily, seed,
-        num_edges, power, noise, split)
-    report = utils.log if log else (lambda msg: None)
-    t0 = time.perf_counter()
-    gen = torch.Generator().manual_seed(seed)
-    # The draws follow one another from 'gen', in this order:
-    y = _draw_classes(num_nodes, num_classes, gen)  # [N]
-    order, cdf, bounds = _degree_weights(y, num_classes, power, gen)
-    edge_index = _draw_edges(num_edges, cdf, bounds, order, y, homophily,
-                             gen, report, t0)  # [2, 2 * E]
-    report(f'synthetic: edges done ({time.perf_counter() - t0:.1f}s)')
-    x = _draw_features(y, num_classes, num_features, noise, gen)  # [N, F]
-    masks = _draw_split(num_nodes, train_frac, val_frac, gen)
+    draws = SyntheticDraws(num_nodes, avg_degree, num_classes, num_features,
+                           homophily, seed, num_edges, power, noise, split,
+                           log)
+    # The draws follow one another from one generator, in this order:
+    y = draws.classes()  # [N]
+    edge_index = draws.edges(EdgeKeys()).edge_index(num_nodes)  # [2, 2 * E]
+    x = torch.empty(num_nodes, num_features)
+    for _ in draws.features(out=x):  # Fills x, [N, F].
+        pass
+    masks = draws.split()
 
     data = Data(x=x, edge_index=edge_index, y=y, train_mask=masks[0],
                 val_mask=masks[1], test_mask=masks[2], num_nodes=num_nodes)
     data.num_classes = num_classes
     data.name = 'synthetic'
-    report(f'synthetic: {num_nodes:,} nodes, {num_edges:,} edges in '
-           f'{time.perf_counter() - t0:.1f}s')
+    draws.report(f'synthetic: {num_nodes:,} nodes, {draws.num_edges:,} edges '
+                 f'in {time.perf_counter() - draws.t0:.1f}s')
     return data
 
 
@@ -245,50 +376,23 @@ def _degree_weights(y: Tensor, num_classes: int, power: float,
     return order, cdf, bounds
 
 
-def _draw_edges(num_edges: int, cdf: Tensor, bounds: Tensor, order: Tensor,
-                y: Tensor, homophily: float, gen: torch.Generator,
-                report: Callable[[str], None], t0: float) -> Tensor:
-    # Draws node pairs until there are exactly 'num_edges' distinct ones,
-    # and returns both directions of each.
-    N = y.numel()
-    key = torch.empty(0, dtype=torch.long)
-    for _ in range(100):
-        missing = num_edges - key.numel()
-        if missing <= 0:
-            break
-        draws = int(missing * 1.05) + 1000
-        new = _draw_pairs(draws, cdf, bounds, order, y, homophily, gen)
-        key = torch.unique(torch.cat([key, new]))
-        del new
-        report(f'synthetic: {key.numel():,} of {num_edges:,} edges '
-               f'({time.perf_counter() - t0:.1f}s)')
-    else:
-        raise RuntimeError(f'Could not draw {num_edges} distinct edges; '
-                           f'lower the degree or the homophily')
-    if key.numel() > num_edges:  # Drop a random excess, keep the order.
-        drop = torch.randperm(key.numel(), generator=gen)
-        keep = torch.ones(key.numel(), dtype=torch.bool)
-        keep[drop[:key.numel() - num_edges]] = False
-        del drop
-        key = key[keep]
-        del keep
-    row, col = key // N, key % N
-    del key
-    return torch.stack([torch.cat([row, col]), torch.cat([col, row])])
-
-
-def _draw_features(y: Tensor, num_classes: int, num_features: int,
-                   noise: float, gen: torch.Generator) -> Tensor:
-    # Features: class centroid plus noise, filled chunk by chunk.
+def _feature_chunks(y: Tensor, num_classes: int, num_features: int,
+                    noise: float, gen: torch.Generator,
+                    out: Optional[Tensor] = None) -> Iterator[Tensor]:
+    # Features: class centroid plus noise, drawn chunk by chunk (into 'out'
+    # if given).
     N = y.numel()
     centroids = torch.randn(num_classes, num_features, generator=gen)
-    x = torch.empty(N, num_features)
     step = max(1, _CHUNK // num_features)
     for lo in range(0, N, step):
         hi = min(lo + step, N)
-        torch.randn(hi - lo, num_features, generator=gen, out=x[lo:hi])
-        x[lo:hi].mul_(float(noise)).add_(centroids.index_select(0, y[lo:hi]))
-    return x
+        if out is None:
+            x = torch.randn(hi - lo, num_features, generator=gen)
+        else:
+            x = torch.randn(hi - lo, num_features, generator=gen,
+                            out=out[lo:hi])
+        x.mul_(float(noise)).add_(centroids.index_select(0, y[lo:hi]))
+        yield x
 
 
 def _draw_split(num_nodes: int, train_frac: float, val_frac: float,
@@ -344,16 +448,13 @@ def _check_cached(data: Data) -> None:
                 raise ValueError(f"'{key}' has shape {list(value.shape)}")
 
 
-def load_synthetic(name: str = 'synthetic', root: Optional[str] = None,
-                   **kwargs: Any) -> Data:
-    r"""Loads a synthetic graph: :obj:`'synthetic'` with the arguments of
-    :func:`synthetic_graph`, or a preset of :data:`SYNTHETIC_PRESETS`
-    (:obj:`'synthetic-arxiv'`, :obj:`'synthetic-products'`), whose values
-    :obj:`**kwargs` may override (e.g. :obj:`seed`).
-
-    If :obj:`root` is given, the graph is cached there as a file named
-    after its arguments (written atomically) and read back on later calls.
-    """
+def synthetic_params(name: str = 'synthetic',
+                     **kwargs: Any) -> Tuple[str, Dict[str, Any]]:
+    r"""Resolves a synthetic dataset's name and options, as
+    :func:`load_synthetic` takes them, into its lower-case name and the
+    arguments of :func:`synthetic_graph`: :obj:`'synthetic'` with
+    :obj:`**kwargs`, or a preset of :data:`SYNTHETIC_PRESETS` whose values
+    :obj:`**kwargs` override."""
     key = name.strip().lower()
     if key == 'synthetic':
         if 'num_nodes' not in kwargs:
@@ -370,6 +471,20 @@ def load_synthetic(name: str = 'synthetic', root: Optional[str] = None,
         raise ValueError(f"Unknown synthetic dataset '{name}' (expected "
                          f"'synthetic' or one of "
                          f"{sorted(SYNTHETIC_PRESETS)})")
+    return key, params
+
+
+def load_synthetic(name: str = 'synthetic', root: Optional[str] = None,
+                   **kwargs: Any) -> Data:
+    r"""Loads a synthetic graph: :obj:`'synthetic'` with the arguments of
+    :func:`synthetic_graph`, or a preset of :data:`SYNTHETIC_PRESETS`
+    (:obj:`'synthetic-arxiv'`, :obj:`'synthetic-products'`), whose values
+    :obj:`**kwargs` may override (e.g. :obj:`seed`).
+
+    If :obj:`root` is given, the graph is cached there as a file named
+    after its arguments (written atomically) and read back on later calls.
+    """
+    key, params = synthetic_params(name, **kwargs)
     params.pop('log', None)
     do_log = bool(kwargs.get('log', False))
 

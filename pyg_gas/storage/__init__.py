@@ -1,6 +1,13 @@
 r"""Graphs on disk: a dataset directory of memory-mapped ``.npy`` files in
 cluster order, written in bounded memory and read by the mini-batch
 loaders row range by row range (see :class:`DiskDataset`)."""
+from pyg_gas.storage.chunked import (
+    GraphStager,
+    partition_dataset,
+    permute_to_disk,
+    prepare_staged,
+    stage_data,
+)
 from pyg_gas.storage.dataset import (
     DiskDataset,
     DiskFeatureStore,
@@ -8,6 +15,7 @@ from pyg_gas.storage.dataset import (
 )
 from pyg_gas.storage.format import FORMAT_VERSION, FormatError
 from pyg_gas.storage.prepare import prepare
+from pyg_gas.storage.sources import prepare_ogb, prepare_synthetic
 from pyg_gas.storage.transform import TRANSFORMS, derive
 
 
@@ -23,8 +31,15 @@ __all__ = [
     'DiskGraphStore',
     'FormatError',
     'FORMAT_VERSION',
+    'GraphStager',
     'TRANSFORMS',
     'derive',
     'open_dataset',
+    'partition_dataset',
+    'permute_to_disk',
     'prepare',
+    'prepare_ogb',
+    'prepare_staged',
+    'prepare_synthetic',
+    'stage_data',
 ]
