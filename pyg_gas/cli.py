@@ -3,6 +3,7 @@ from the fields of :class:`~pyg_gas.train.TrainConfig` and their help
 texts."""
 import argparse
 import json
+import shutil
 import sys
 import textwrap
 import typing
@@ -136,7 +137,14 @@ def add_prepare_parser(sub: Any) -> None:
                          help="the number of clusters (default: the "
                          "dataset's preset)")
     prepare.add_argument('--seed', type=int, default=0,
-                         help='the partition seed (default: %(default)s)')
+                         help='the seed of the partition (and of a synthetic '
+                         'graph) (default: %(default)s)')
+    prepare.add_argument('--partition', default='metis',
+                         choices=['metis', 'stream'],
+                         help="'metis' (in memory), or 'stream': a "
+                         "partitioner that reads the graph from disk in "
+                         "chunks, within a memory cap (default: "
+                         "%(default)s)")
     prepare.add_argument('--x-dtype', default='float32',
                          choices=['float32', 'bfloat16', 'float16'],
                          help='the storage type of the features '
@@ -153,8 +161,16 @@ def add_prepare_parser(sub: Any) -> None:
 
 
 def prepare_command(args: argparse.Namespace) -> Dict[str, Any]:
-    r"""Runs ``pyg-gas prepare`` and returns what it wrote."""
-    from pyg_gas.storage import prepare
+    r"""Runs ``pyg-gas prepare`` and returns what it wrote. The synthetic
+    graphs and OGB datasets are written chunk by chunk, in bounded memory;
+    other datasets are loaded, then written."""
+    from pyg_gas.storage import (
+        prepare,
+        prepare_ogb,
+        prepare_staged,
+        prepare_synthetic,
+        stage_data,
+    )
     from pyg_gas.storage.prepare import FEATURE_DTYPES
     from pyg_gas.train.presets import DEFAULTS, find_preset
 
@@ -165,15 +181,39 @@ def prepare_command(args: argparse.Namespace) -> Dict[str, Any]:
     if normalize is None:
         normalize = preset.get('normalize_features',
                                DEFAULTS['normalize_features'])
-    data = load_dataset(args.dataset, root=args.root)
-    dataset = prepare(data, args.out, num_parts=num_parts, seed=args.seed,
-                      x_dtype=FEATURE_DTYPES[args.x_dtype],
-                      cache_dir=args.cache_dir, name=args.dataset,
-                      normalize_features=normalize,
-                      overwrite=args.overwrite, log=args.progress)
+    common = dict(num_parts=num_parts, seed=args.seed,
+                  x_dtype=FEATURE_DTYPES[args.x_dtype],
+                  normalize_features=normalize, overwrite=args.overwrite,
+                  log=args.progress)
+    name = args.dataset.strip().lower()
+    if name.startswith('synthetic'):
+        dataset = prepare_synthetic(args.out, name=name,
+                                    partition=args.partition, **common)
+    elif name.startswith('ogbn-'):
+        if args.root is None:
+            raise ValueError(f"'{args.dataset}' is read from its raw files: "
+                             f"pass --root DIR (the folder that holds "
+                             f"{name.replace('-', '_')}/raw)")
+        dataset = prepare_ogb(name, args.root, args.out,
+                              partition=args.partition, **common)
+    else:
+        data = load_dataset(args.dataset, root=args.root)
+        if args.partition == 'metis':
+            dataset = prepare(data, args.out, cache_dir=args.cache_dir,
+                              name=args.dataset, **common)
+        else:
+            staged = stage_data(data, args.out.rstrip('/') + '.staged',
+                                log=args.progress)
+            try:
+                dataset = prepare_staged(staged, args.out, name=args.dataset,
+                                         partition=args.partition,
+                                         **common)
+            finally:
+                shutil.rmtree(staged.root, ignore_errors=True)
     return dict(out=dataset.root, num_nodes=dataset.num_nodes,
                 num_edges=dataset.num_edges, num_parts=dataset.num_parts,
-                bytes=dataset.nbytes, digest=dataset.digest)
+                partition=dataset.partition, bytes=dataset.nbytes,
+                digest=dataset.digest)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
