@@ -1,0 +1,285 @@
+r"""Training from disk inside a memory cap (``pyg-gas prepare`` and
+``pyg-gas train --data-dir --history-storage disk``), against the same
+configuration in memory.
+
+Every step runs as a child process inside its own memory cgroup (see
+:mod:`pyg_gas.cgroup`: the v1 controller under ``/sys/fs/cgroup/memory``, or
+v2 ``memory.max``), which reports the cgroup's peak usage (anonymous memory
+*and* page cache: the kernel reclaims the cache of the memory-mapped files
+under the cap, so a run that streams a dataset larger than the cap peaks at
+the cap) and a sampled peak of its anonymous memory. Uncapped steps run in a
+cgroup of ``--free-cap`` so that their peaks are read the same way.
+
+Parts (``--parts``):
+
+* ``products``: ``synthetic-products`` (2,449,029 nodes, 123.7M directed
+  edges, 100 features, 47 classes), GCN-3x256 (dropout 0.3), 112 parts, one
+  per batch, 3 epochs and one exact layer-wise inference:
+
+  - ``memory``: ``pyg-gas train --dataset synthetic-products`` (METIS in
+    memory, the whole graph and the histories in memory), uncapped;
+  - ``disk-metis``: the graph prepared with the same METIS partition, run
+    from disk with disk histories, under ``--cap`` (same partition, seed and
+    model as ``memory``: the same computation);
+  - ``disk-stream``: prepared under the cap with the bounded-memory
+    partitioner (``--partition stream``) and run from disk under the cap:
+    the whole pipeline inside the cap.
+
+* ``sweep``: graphs of 10^5, 10^6 and 10^7 nodes (average degree 10, 32
+  features; clusters of 25,000 nodes, one per batch; GCN-2x64), prepared
+  with ``--partition stream`` and trained one epoch from disk, all under the
+  same cap: the peak memory should stay flat, and the epoch time grow
+  linearly with the edges.
+
+* ``dd``: the disk's sequential read bandwidth with direct I/O (``dd``), to
+  compare the bytes read per training epoch (from ``/proc/self/io``) with.
+
+Prints tables, writes ``results/out_of_core.json`` (each part replaces its
+own section) and ``results/out_of_core_sweep.png`` (with matplotlib).
+
+    python benchmarks/out_of_core.py --root /tmp/ooc --parts dd products sweep
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+from pyg_gas.cgroup import cgroup_support, run_capped
+
+HERE = osp.dirname(osp.abspath(__file__))
+OUT = osp.join(HERE, 'results', 'out_of_core.json')
+GiB = 2**30
+PRODUCTS = ['--model', 'gcn', '--layers', '3', '--hidden', '256',
+            '--dropout', '0.3', '--num-parts', '112', '--batch-size', '1',
+            '--epochs', '3', '--eval-every', '3', '--device', 'cpu',
+            '--no-progress']
+SWEEP_SIZES = (100_000, 1_000_000, 10_000_000)
+SWEEP_TRAIN = ['--model', 'gcn', '--layers', '2', '--hidden', '64',
+               '--dropout', '0.0', '--batch-size', '1', '--epochs', '1',
+               '--device', 'cpu', '--no-progress']
+
+
+def cli(*args: str) -> List[str]:
+    return [sys.executable, '-m', 'pyg_gas.cli', *args]
+
+
+def dir_bytes(path: str) -> int:
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            total += osp.getsize(osp.join(folder, name))
+    return total
+
+
+def step(name: str, cmd: List[str], cap: int,
+         json_path: Optional[str] = None) -> Dict[str, Any]:
+    r"""Runs one step under a cap and returns its measurements."""
+    print(f'[{time.strftime("%H:%M:%S")}] {name}: {" ".join(cmd[2:])} '
+          f'(cap {cap / GiB:.1f} GiB)', file=sys.stderr, flush=True)
+    run = run_capped(cmd, cap)
+    out: Dict[str, Any] = dict(
+        step=name, cap_bytes=cap, returncode=run.returncode,
+        oom_killed=run.oom_killed, wall_s=run.wall_s,
+        cgroup_peak_bytes=run.peak_bytes,
+        anon_peak_bytes=run.peak_rss_bytes, failcnt=run.failcnt)
+    if run.returncode != 0:
+        out['stderr'] = run.stderr[-3000:]
+        print(run.stderr[-3000:], file=sys.stderr)
+        return out
+    if json_path is not None:
+        with open(json_path) as f:
+            result = json.load(f)
+        curve = result['curve']
+        out.update(
+            epoch_time_s=result['epoch_time_s'],
+            epoch_times_s=curve['time_s'],
+            read_bytes_per_epoch=curve.get('read_bytes'),
+            inference_s=[t for t in curve.get('eval_time_s', [])
+                         if t is not None],
+            test_acc=result['test_acc'], val_acc=result['best_val_acc'],
+            loss=curve['loss'], peak_rss_bytes=result['peak_memory_bytes'],
+            num_nodes=result.get('num_nodes'),
+            num_edges=result.get('num_edges'))
+    else:
+        out['stdout'] = run.stdout.strip().splitlines()[-1:]
+    print(json.dumps({k: v for k, v in out.items() if k != 'stdout'}),
+          file=sys.stderr, flush=True)
+    return out
+
+
+def part_dd(root: str) -> Dict[str, Any]:
+    r"""Sequential direct-I/O read bandwidth of the disk under ``root``."""
+    os.makedirs(root, exist_ok=True)
+    path = osp.join(root, 'dd.bin')
+    subprocess.run(['dd', 'if=/dev/urandom', f'of={path}', 'bs=4M',
+                    'count=512', 'oflag=direct'], check=True,
+                   capture_output=True)
+    rates = []
+    for _ in range(3):
+        proc = subprocess.run(['dd', f'if={path}', 'of=/dev/null', 'bs=4M',
+                               'iflag=direct'], capture_output=True,
+                              text=True, check=True)
+        line = proc.stderr.strip().splitlines()[-1]
+        seconds = float(line.split(',')[-2].split()[0])
+        rates.append(2 * GiB / seconds)
+    os.remove(path)
+    return dict(bytes=2 * GiB, read_bytes_per_s=rates,
+                median_read_bytes_per_s=sorted(rates)[1])
+
+
+def part_products(root: str, cap: int, free_cap: int,
+                  data_root: str) -> Dict[str, Any]:
+    os.makedirs(root, exist_ok=True)
+    cache = osp.join(root, 'metis')
+    steps: Dict[str, Any] = {}
+    disk_metis = osp.join(root, 'products-metis.gas')
+    disk_stream = osp.join(root, 'products-stream.gas')
+
+    def train(name: str, args: List[str], limit: int) -> None:
+        path = osp.join(root, f'{name}.json')
+        steps[name] = step(name, cli('train', *args, *PRODUCTS, '--json',
+                                     path), limit, path)
+
+    # In memory: METIS and the whole graph in memory, uncapped.
+    train('memory', ['--dataset', 'synthetic-products', '--root',
+                     data_root, '--cache-dir', cache], free_cap)
+    # The same METIS partition prepared on disk (METIS needs memory, so
+    # uncapped), trained from disk under the cap:
+    steps['prepare-metis'] = step(
+        'prepare-metis', cli('prepare', '--dataset', 'synthetic-products',
+                             '--out', disk_metis, '--num-parts', '112',
+                             '--partition', 'metis', '--overwrite',
+                             '--no-progress'), free_cap)
+    train('disk-metis', ['--data-dir', disk_metis, '--history-storage',
+                         'disk'], cap)
+    steps['disk-metis']['bytes_on_disk'] = dir_bytes(disk_metis)
+    shutil.rmtree(disk_metis, ignore_errors=True)
+    # The whole pipeline under the cap: prepared with the bounded-memory
+    # partitioner, trained from disk.
+    steps['prepare-stream'] = step(
+        'prepare-stream', cli('prepare', '--dataset', 'synthetic-products',
+                              '--out', disk_stream, '--num-parts', '112',
+                              '--partition', 'stream', '--overwrite',
+                              '--no-progress'), cap)
+    steps['prepare-stream']['bytes_on_disk'] = dir_bytes(disk_stream)
+    train('disk-stream', ['--data-dir', disk_stream, '--history-storage',
+                          'disk'], cap)
+    steps['disk-stream']['bytes_on_disk'] = dir_bytes(disk_stream)
+    mem, disk = steps['memory'], steps['disk-metis']
+    if 'epoch_time_s' in mem and 'epoch_time_s' in disk:
+        steps['epoch_time_ratio'] = disk['epoch_time_s'] / \
+            mem['epoch_time_s']
+        steps['same_losses'] = mem['loss'] == disk['loss']
+    return steps
+
+
+def part_sweep(root: str, cap: int,
+               sizes: List[int]) -> List[Dict[str, Any]]:
+    rows = []
+    for num_nodes in sizes:
+        path = osp.join(root, f'sweep-{num_nodes}.gas')
+        num_parts = max(num_nodes // 25_000, 2)
+        prep = step(f'prepare-{num_nodes}', [
+            sys.executable, '-c',
+            'import sys, json; from pyg_gas.storage import prepare_synthetic; '
+            'ds = prepare_synthetic(sys.argv[1], name="synthetic", '
+            'num_nodes=int(sys.argv[2]), avg_degree=10, num_features=32, '
+            'num_classes=10, num_parts=int(sys.argv[3]), '
+            'partition="stream", overwrite=True, log=False); '
+            'print(json.dumps(dict(bytes=ds.nbytes)))',
+            path, str(num_nodes), str(num_parts)], cap)
+        json_path = osp.join(root, f'sweep-{num_nodes}.json')
+        train = step(f'train-{num_nodes}', cli(
+            'train', '--data-dir', path, '--history-storage', 'disk',
+            '--num-parts', str(num_parts), *SWEEP_TRAIN, '--json',
+            json_path), cap, json_path)
+        train['bytes_on_disk'] = dir_bytes(path)
+        rows.append(dict(num_nodes=num_nodes, num_parts=num_parts,
+                         prepare=prep, train=train))
+        shutil.rmtree(path, ignore_errors=True)
+    return rows
+
+
+def plot(sweep: List[Dict[str, Any]], path: str) -> None:
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    rows = [r for r in sweep if 'epoch_time_s' in r['train']]
+    if not rows:
+        return
+    edges = [r['train']['num_edges'] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    axes[0].plot(edges, [r['train']['epoch_time_s'] for r in rows], 'o-')
+    axes[0].set(xscale='log', yscale='log', xlabel='edges',
+                ylabel='epoch time (s)', title='Epoch time from disk')
+    for key, label in (('cgroup_peak_bytes', 'cgroup peak (with cache)'),
+                       ('anon_peak_bytes', 'anonymous memory (sampled)'),
+                       ('peak_rss_bytes', 'peak RSS')):
+        axes[1].plot(edges, [r['train'][key] / GiB for r in rows], 'o-',
+                     label=label)
+    axes[1].axhline(rows[0]['train']['cap_bytes'] / GiB, color='k',
+                    ls='--', label='cap')
+    axes[1].set(xscale='log', xlabel='edges', ylabel='GiB',
+                title='Memory under a fixed cap')
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--root', default='/tmp/pyg_gas_ooc')
+    parser.add_argument('--parts', nargs='+', default=['dd', 'products',
+                                                       'sweep'],
+                        choices=['dd', 'products', 'sweep'])
+    parser.add_argument('--cap-gb', type=float, default=2.5)
+    parser.add_argument('--sweep-cap-gb', type=float, default=1.5)
+    parser.add_argument('--free-cap-gb', type=float, default=22.0)
+    parser.add_argument('--sweep-sizes', type=int, nargs='+',
+                        default=list(SWEEP_SIZES))
+    parser.add_argument('--out', default=OUT)
+    parser.add_argument('--data-root', default=None,
+                        help='where the in-memory run caches the generated '
+                        'graph (default: --root)')
+    args = parser.parse_args()
+    reason = cgroup_support()
+    if reason is not None:
+        raise SystemExit(f'No memory cgroup: {reason}')
+    results: Dict[str, Any] = {}
+    if osp.exists(args.out):
+        with open(args.out) as f:
+            results = json.load(f)
+    results['machine'] = dict(
+        cpus=os.cpu_count(), python=platform.python_version(),
+        memory_bytes=os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'),
+        load_average=os.getloadavg())
+    cap, free = int(args.cap_gb * GiB), int(args.free_cap_gb * GiB)
+    if 'dd' in args.parts:
+        results['dd'] = part_dd(args.root)
+    if 'products' in args.parts:
+        results['products'] = part_products(args.root, cap, free,
+                                            args.data_root or args.root)
+    if 'sweep' in args.parts:
+        results['sweep'] = part_sweep(args.root,
+                                      int(args.sweep_cap_gb * GiB),
+                                      args.sweep_sizes)
+        plot(results['sweep'], osp.join(osp.dirname(args.out),
+                                        'out_of_core_sweep.png'))
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(results, f, indent=2)
+        f.write('\n')
+    print(json.dumps(results, indent=1)[:4000])
+
+
+if __name__ == '__main__':
+    main()
