@@ -77,7 +77,7 @@ def _degrees(dataset: DiskDataset, chunk_edges: int) -> Tensor:
     return deg
 
 
-def derive(dataset: DiskDataset, transform: str, chunk_edges: int = 1 << 22,
+def derive(dataset: DiskDataset, transform: str, chunk_edges: int = 1 << 20,
            log: bool = True) -> DiskDataset:
     r"""Returns :obj:`dataset` with the graph transform of a model applied
     to its edges, the on-disk counterpart of the models'
