@@ -49,7 +49,7 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from pyg_gas.cgroup import cgroup_support, run_capped
 
@@ -58,8 +58,10 @@ OUT = osp.join(HERE, 'results', 'out_of_core.json')
 GiB = 2**30
 PRODUCTS = ['--model', 'gcn', '--layers', '3', '--hidden', '256',
             '--dropout', '0.3', '--num-parts', '448', '--batch-size', '1',
-            '--epochs', '3', '--eval-every', '3', '--device', 'cpu',
-            '--no-progress']
+            '--device', 'cpu', '--no-progress']
+#: The steps of the 'products' part, in the order they run.
+PRODUCT_STEPS = ('prepare-stream', 'disk-stream', 'metis', 'memory',
+                 'prepare-metis', 'disk-metis')
 SWEEP_SIZES = (100_000, 1_000_000, 10_000_000)
 SWEEP_TRAIN = ['--model', 'gcn', '--layers', '2', '--hidden', '64',
                '--dropout', '0.0', '--batch-size', '1', '--epochs', '1',
@@ -134,60 +136,69 @@ def part_dd(root: str) -> Dict[str, Any]:
                 median_read_bytes_per_s=sorted(rates)[1])
 
 
-def part_products(root: str, cap: int, free_cap: int,
-                  data_root: str) -> Dict[str, Any]:
+def part_products(root: str, cap: int, free_cap: int, data_root: str,
+                  epochs: int, only: List[str], steps: Dict[str, Any],
+                  save: Callable[[], None]) -> None:
+    r"""Runs the steps of :obj:`only` in order, recording each in
+    :obj:`steps` and saving as soon as it is done."""
     os.makedirs(root, exist_ok=True)
     cache = osp.join(root, 'metis')
-    steps: Dict[str, Any] = {}
     disk_metis = osp.join(root, 'products-metis.gas')
     disk_stream = osp.join(root, 'products-stream.gas')
+    epoch_args = ['--epochs', str(epochs), '--eval-every', str(epochs)]
 
-    def train(name: str, args: List[str], limit: int) -> None:
+    def train(name: str, args: List[str], limit: int) -> Dict[str, Any]:
         path = osp.join(root, f'{name}.json')
-        steps[name] = step(name, cli('train', *args, *PRODUCTS, '--json',
-                                     path), limit, path)
+        return step(name, cli('train', *args, *PRODUCTS, *epoch_args,
+                              '--json', path), limit, path)
 
-    # The whole pipeline under the cap: prepared with the bounded-memory
-    # partitioner, trained from disk.
-    steps['prepare-stream'] = step(
-        'prepare-stream', cli('prepare', '--dataset', 'synthetic-products',
-                              '--out', disk_stream, '--num-parts', '448',
-                              '--partition', 'stream', '--overwrite',
-                              '--no-progress'), cap)
-    steps['prepare-stream']['bytes_on_disk'] = dir_bytes(disk_stream)
-    train('disk-stream', ['--data-dir', disk_stream, '--history-storage',
-                          'disk'], cap)
-    steps['disk-stream']['bytes_on_disk'] = dir_bytes(disk_stream)
-    shutil.rmtree(disk_stream, ignore_errors=True)
-    # In memory: the whole graph in memory, uncapped, with its METIS
-    # partition computed beforehand (METIS alone peaks far above the cap):
-    steps['metis'] = step('metis', [
-        sys.executable, '-c',
-        'import sys; from pyg_gas import metis; '
-        'from pyg_gas.datasets import load_dataset; '
-        'from pyg_gas.graph import gcn_normalize; '
-        'metis(gcn_normalize(load_dataset("synthetic-products", '
-        'root=sys.argv[1])), 448, cache_dir=sys.argv[2], log=False)',
-        data_root, cache], free_cap)
-    train('memory', ['--dataset', 'synthetic-products', '--root',
-                     data_root, '--cache-dir', cache], free_cap)
-    # The same METIS partition prepared on disk (METIS needs memory, so
-    # uncapped), trained from disk under the cap:
-    steps['prepare-metis'] = step(
-        'prepare-metis', cli('prepare', '--dataset', 'synthetic-products',
-                             '--out', disk_metis, '--num-parts', '448',
-                             '--partition', 'metis', '--overwrite',
-                             '--no-progress'), free_cap)
-    train('disk-metis', ['--data-dir', disk_metis, '--history-storage',
-                         'disk'], cap)
-    steps['disk-metis']['bytes_on_disk'] = dir_bytes(disk_metis)
-    shutil.rmtree(disk_metis, ignore_errors=True)
-    mem, disk = steps['memory'], steps['disk-metis']
+    def prepare(name: str, out: str, method: str,
+                limit: int) -> Dict[str, Any]:
+        return step(name, cli('prepare', '--dataset', 'synthetic-products',
+                              '--out', out, '--num-parts', '448',
+                              '--partition', method, '--overwrite',
+                              '--no-progress'), limit)
+
+    runs: Dict[str, Callable[[], Dict[str, Any]]] = {
+        # The whole pipeline under the cap: prepared with the
+        # bounded-memory partitioner, trained from disk.
+        'prepare-stream': lambda: prepare('prepare-stream', disk_stream,
+                                          'stream', cap),
+        'disk-stream': lambda: train('disk-stream', [
+            '--data-dir', disk_stream, '--history-storage', 'disk'], cap),
+        # In memory, uncapped, with the METIS partition computed beforehand
+        # (METIS alone peaks far above the cap):
+        'metis': lambda: step('metis', [
+            sys.executable, '-c',
+            'import sys; from pyg_gas import metis; '
+            'from pyg_gas.datasets import load_dataset; '
+            'from pyg_gas.graph import gcn_normalize; '
+            'metis(gcn_normalize(load_dataset("synthetic-products", '
+            'root=sys.argv[1])), 448, cache_dir=sys.argv[2], log=False)',
+            data_root, cache], free_cap),
+        'memory': lambda: train('memory', [
+            '--dataset', 'synthetic-products', '--root', data_root,
+            '--cache-dir', cache], free_cap),
+        # The same METIS partition prepared on disk (METIS needs memory,
+        # so uncapped), trained from disk under the cap:
+        'prepare-metis': lambda: prepare('prepare-metis', disk_metis,
+                                         'metis', free_cap),
+        'disk-metis': lambda: train('disk-metis', [
+            '--data-dir', disk_metis, '--history-storage', 'disk'], cap),
+    }
+    for name in PRODUCT_STEPS:
+        if name in only:
+            steps[name] = runs[name]()
+            if name != 'metis' and name != 'memory':
+                out = disk_stream if 'stream' in name else disk_metis
+                steps[name]['bytes_on_disk'] = dir_bytes(out)
+            save()
+    mem, disk = steps.get('memory', {}), steps.get('disk-metis', {})
     if 'epoch_time_s' in mem and 'epoch_time_s' in disk:
         steps['epoch_time_ratio'] = disk['epoch_time_s'] / \
             mem['epoch_time_s']
         steps['same_losses'] = mem['loss'] == disk['loss']
-    return steps
+        save()
 
 
 def part_sweep(root: str, cap: int,
@@ -258,6 +269,12 @@ def main() -> None:
     parser.add_argument('--sweep-sizes', type=int, nargs='+',
                         default=list(SWEEP_SIZES))
     parser.add_argument('--out', default=OUT)
+    parser.add_argument('--epochs', type=int, default=3,
+                        help='training epochs of the products runs')
+    parser.add_argument('--steps', nargs='+', default=list(PRODUCT_STEPS),
+                        choices=list(PRODUCT_STEPS),
+                        help='the steps of the products part to run (the '
+                        'others keep their results in --out)')
     parser.add_argument('--data-root', default=None,
                         help='where the in-memory run caches the generated '
                         'graph (default: --root)')
@@ -276,19 +293,23 @@ def main() -> None:
     cap, free = int(args.cap_gb * GiB), int(args.free_cap_gb * GiB)
     if 'dd' in args.parts:
         results['dd'] = part_dd(args.root)
+    def save() -> None:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(results, f, indent=2)
+            f.write('\n')
+
     if 'products' in args.parts:
-        results['products'] = part_products(args.root, cap, free,
-                                            args.data_root or args.root)
+        results['products'] = results.get('products', {})
+        part_products(args.root, cap, free, args.data_root or args.root,
+                      args.epochs, args.steps, results['products'], save)
     if 'sweep' in args.parts:
         results['sweep'] = part_sweep(args.root,
                                       int(args.sweep_cap_gb * GiB),
                                       args.sweep_sizes)
         plot(results['sweep'], osp.join(osp.dirname(args.out),
                                         'out_of_core_sweep.png'))
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, 'w') as f:
-        json.dump(results, f, indent=2)
-        f.write('\n')
+    save()
     print(json.dumps(results, indent=1)[:4000])
 
 

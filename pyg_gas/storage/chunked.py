@@ -47,6 +47,7 @@ from pyg_gas.storage.prepare import (
     FEATURE_DTYPES,
     _edge_attrs,
     check_node_arrays,
+    check_output,
     index_dtype,
     open_output,
 )
@@ -613,24 +614,6 @@ def _check_perm(perm: Any, num_nodes: int) -> Tensor:
             (torch.bincount(perm, minlength=num_nodes) == 1).all()):
         raise ValueError(f'{expected} (got repeated or out-of-range entries)')
     return perm
-
-
-def check_output(root: str, overwrite: bool, num_bytes: int) -> str:
-    r"""The checks of :func:`~pyg_gas.storage.prepare.open_output`, made
-    before a long computation, without its changes: a dataset to overwrite
-    stays readable until its replacement is written."""
-    check_writable_dir('root', root)
-    root = osp.abspath(root)
-    if osp.isdir(root) and os.listdir(root):
-        if not osp.exists(osp.join(root, MANIFEST)):
-            raise ValueError(f"'{root}' is not empty and holds no prepared "
-                             f"dataset: choose a new or empty directory")
-        if not overwrite:
-            raise ValueError(f"'{root}' already holds a prepared dataset "
-                             f"(pass overwrite=True, or --overwrite, to "
-                             f"replace it)")
-    check_free_space(root, num_bytes, f"the dataset '{root}'")
-    return root
 
 
 def check_partition_args(num_nodes: int, num_parts: Optional[int],

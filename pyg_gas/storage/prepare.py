@@ -35,12 +35,12 @@ def index_dtype(num_nodes: int) -> torch.dtype:
     return torch.int32 if num_nodes < 2**31 else torch.int64
 
 
-def open_output(root: str, overwrite: bool, num_bytes: int) -> str:
+def check_output(root: str, overwrite: bool, num_bytes: int) -> str:
     r"""Checks that :obj:`root` may receive a dataset of about
-    :obj:`num_bytes`, before anything is written: it is new, empty, or
-    (with :obj:`overwrite`) a prepared dataset, whose manifest is then
-    removed first so that it is never read half rewritten."""
-    check_writable_dir('out', root)
+    :obj:`num_bytes`, before anything is written or computed: it is new,
+    empty, or (with :obj:`overwrite`) a prepared dataset, which stays
+    readable until its replacement is written."""
+    check_writable_dir('root', root)
     root = osp.abspath(root)
     if osp.isdir(root) and os.listdir(root):
         if not osp.exists(osp.join(root, MANIFEST)):
@@ -51,6 +51,14 @@ def open_output(root: str, overwrite: bool, num_bytes: int) -> str:
                              f"(pass overwrite=True, or --overwrite, to "
                              f"replace it)")
     check_free_space(root, num_bytes, f"the dataset '{root}'")
+    return root
+
+
+def open_output(root: str, overwrite: bool, num_bytes: int) -> str:
+    r"""Checks :obj:`root` (see :func:`check_output`) and makes it ready
+    for writing: a prepared dataset to overwrite loses its manifest first,
+    so that it is never read half rewritten."""
+    root = check_output(root, overwrite, num_bytes)
     os.makedirs(root, exist_ok=True)
     if osp.exists(osp.join(root, MANIFEST)):
         os.remove(osp.join(root, MANIFEST))
