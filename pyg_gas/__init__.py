@@ -1,6 +1,6 @@
 r"""GNNAutoScale for PyTorch Geometric: train GNNs on graphs larger than
 memory with historical embeddings, METIS clusters and LADIES sampling."""
-from pyg_gas import datasets
+from pyg_gas import datasets, storage
 from pyg_gas.data import SubgraphData
 from pyg_gas.history import History
 from pyg_gas.loader import (
@@ -11,7 +11,7 @@ from pyg_gas.loader import (
     SubgraphLoader,
 )
 from pyg_gas.nn import GASConv, ScalableGNN, gas_batch, gas_inference, models
-from pyg_gas.partition import metis, permute
+from pyg_gas.partition import metis, permute, stream_partition
 
 __version__ = '0.1.0'
 
@@ -23,6 +23,7 @@ __all__ = [
     'gas_inference',
     'SubgraphData',
     'metis',
+    'stream_partition',
     'permute',
     'SubgraphLoader',
     'EvalSubgraphLoader',
@@ -31,5 +32,6 @@ __all__ = [
     'LayerwiseData',
     'models',
     'datasets',
+    'storage',
     '__version__',
 ]

@@ -25,7 +25,7 @@ from pyg_gas.loader import (
 )
 from pyg_gas.nn.models import APPNP, GAT, GCN, GCN2, GIN, PNA, SAGE
 from pyg_gas.nn.scalable import ScalableGNN
-from pyg_gas.partition import metis, permute
+from pyg_gas.partition import metis, permute, stream_partition
 from pyg_gas.storage import DiskDataset, derive
 from pyg_gas.train.task import check_targets, is_multilabel
 
@@ -257,6 +257,15 @@ class LoaderEntry:
         return model(batch.x, batch.adj_t)
 
 
+def partition(config: Any, data: Data) -> Tuple[Tensor, Tensor]:
+    r"""The clusters of :obj:`data` by :obj:`config.partitioner`:
+    :func:`~pyg_gas.metis` or :func:`~pyg_gas.stream_partition`, cached in
+    :obj:`config.cache_dir`."""
+    fn = metis if config.partitioner == 'metis' else stream_partition
+    return fn(data, config.num_parts, seed=config.seed,
+              cache_dir=config.cache_dir, log=config.progress)
+
+
 def _drop_edges(data: Data) -> None:
     # The loaders hold the edges (in CSR form, with their weights and
     # attributes): the graph's own copy would only take memory.
@@ -279,9 +288,7 @@ class Partitioned(LoaderEntry):
         if isinstance(data, DiskDataset):  # Prepared in cluster order.
             ptr = data.ptr.clone()
         else:
-            perm, ptr = metis(data, config.num_parts, seed=config.seed,
-                              cache_dir=config.cache_dir,
-                              log=config.progress)
+            perm, ptr = partition(config, data)
             data = permute(data, perm)
         partition_time = time.perf_counter() - t
         batch_size = min(config.batch_size, config.num_parts)

@@ -25,6 +25,8 @@ from pyg_gas.train.presets import (  # noqa: F401 (PRESETS: alias)
 from pyg_gas.utils import check_writable_dir, check_writable_file
 
 DEVICES = ('cpu', 'cuda', 'auto')
+#: The partitioners of the clustered loaders.
+PARTITIONERS = ('metis', 'stream')
 #: Where histories can live.
 STORAGES = ('memory', 'disk')
 
@@ -115,6 +117,10 @@ class TrainConfig:
     device: str = _option('auto', "'auto' takes CUDA when available",
                           choices=list(DEVICES))
     num_workers: int = _option(0, 'loader worker processes')
+    partitioner: str = _option(
+        'metis', "(gas, cluster) 'metis', or 'stream': a restreamed LDG "
+        "partitioner in bounded memory (pyg_gas.stream_partition), for "
+        "graphs whose METIS run does not fit", choices=list(PARTITIONERS))
     cache_dir: Optional[str] = _option(None,
                                        'where to cache METIS partitions',
                                        metavar='DIR')
@@ -165,7 +171,8 @@ def _check_choices(config: TrainConfig) -> None:
     for key, choices in (('model', sorted(MODELS)), ('loader', list(LOADERS)),
                          ('device', list(DEVICES)),
                          ('history_dtype', list(HISTORY_DTYPES)),
-                         ('history_storage', list(STORAGES))):
+                         ('history_storage', list(STORAGES)),
+                         ('partitioner', list(PARTITIONERS))):
         check_choice(key, getattr(config, key), choices)
 
 

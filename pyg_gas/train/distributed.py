@@ -6,6 +6,7 @@ import math
 import os
 import os.path as osp
 import time
+from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -26,11 +27,12 @@ from pyg_gas.distributed.launch import (
     spawn,
 )
 from pyg_gas.distributed.shard import GraphShard, assign_parts, shard_graph
-from pyg_gas.partition import metis, permute
+from pyg_gas.partition import permute
 from pyg_gas.train.build import (
     LOADERS,
     build_model,
     load_graph,
+    partition,
     select_device,
     transform_graph,
 )
@@ -122,8 +124,7 @@ def _partition(config: TrainConfig, rank: int,
     data = load_graph(config) if rank == 0 else None
     parts: List[Any] = [None, None]
     if rank == 0:
-        parts = list(metis(data, config.num_parts, seed=config.seed,
-                           cache_dir=config.cache_dir, log=progress))
+        parts = list(partition(replace(config, progress=progress), data))
     dist.broadcast_object_list(parts, src=0)
     return data, parts[0], parts[1], time.perf_counter() - t
 

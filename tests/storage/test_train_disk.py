@@ -78,3 +78,20 @@ def test_prepare_prints_what_it_wrote(tmp_path, capsys):
     assert manifest['normalized_features'] is True  # Cora's preset.
     assert main(['prepare', '--out', str(root), '--no-progress']) == 2
     assert 'already holds' in capsys.readouterr().err
+
+
+def test_stream_partitioner_trains(tmp_path):
+    # The bounded-memory partitioner in place of METIS, in memory and for a
+    # prepared dataset:
+    common = dict(COMMON, epochs=60)
+    memory = run(TrainConfig(dataset='cora', partitioner='stream',
+                             cache_dir=str(tmp_path), **common))
+    assert memory['test_acc'] > 0.75
+    root = tmp_path / 'cora.gas'
+    assert main(['prepare', '--out', str(root), '--num-parts', '8',
+                 '--partition', 'stream', '--no-progress']) == 0
+    manifest = json.loads((root / 'manifest.json').read_text())
+    assert manifest['partition']['method'] == 'stream'
+    assert not (tmp_path / 'cora.gas.staged').exists()
+    disk = run(TrainConfig(data_dir=str(root), **common))
+    assert disk['test_acc'] > 0.75
