@@ -24,6 +24,7 @@ from pyg_gas.history_io import (  # Re-exported.
     AsyncHistoryIO,
     HistoryPrefetcher,
 )
+from pyg_gas.utils import advise_random
 
 __all__ = ['History', 'AsyncHistoryIO', 'HistoryPrefetcher', 'history_files']
 
@@ -221,6 +222,7 @@ def _open_npy(file: str, shape: Tuple[int, ...], dtype: np.dtype
     # Maps an existing store read-write: the array and a tensor on it.
     _check_reusable(file, shape, dtype)
     array = npy_format.open_memmap(file, mode='r+')
+    advise_random(array)  # Halo rows are scattered.
     tensor = torch.from_numpy(array)
     return array, tensor
 

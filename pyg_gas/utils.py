@@ -5,6 +5,7 @@ The graph helpers and argument checks that lived here before moved to
 this module under their old names."""
 import contextlib
 import json
+import mmap
 import os
 import sys
 import tempfile
@@ -46,6 +47,21 @@ def atomic_write(path: str, write: Any, mode: str = 'wb') -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def advise_random(array: Any) -> None:
+    r"""Tells the kernel that the memory-mapped NumPy :obj:`array` is read
+    at random rows (:obj:`MADV_RANDOM`), so that a page fault reads that
+    page instead of a whole read-ahead window around it (8 MiB on some
+    disks): halo rows of features and histories are scattered, and read-
+    ahead would fill the page cache with rows no batch asked for. Does
+    nothing where :obj:`madvise` is not available."""
+    handle = getattr(array, '_mmap', None)
+    advice = getattr(mmap, 'MADV_RANDOM', None)
+    if handle is None or advice is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        handle.madvise(advice)
 
 
 def log(msg: str) -> None:

@@ -72,8 +72,10 @@ class DiskDataset:
         if missing:
             raise FormatError(f"The manifest of '{self.root}' lists no "
                               f"{missing} (expected {list(REQUIRED)})")
+        # Node rows are read at random (halos), edges by row ranges:
         self._arrays: Dict[str, Tensor] = {
-            name: open_array(self.root, name, entry)
+            name: open_array(self.root, name, entry,
+                             random=name in NODE_ARRAYS)
             for name, entry in entries.items()
         }
         self._check_shapes()

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pyg_gas.utils import atomic_write
+from pyg_gas.utils import advise_random, atomic_write
 
 #: The name of the manifest file of a dataset directory.
 MANIFEST = 'manifest.json'
@@ -242,13 +242,14 @@ def read_manifest(directory: str) -> Dict[str, Any]:
 
 
 def open_array(directory: str, name: str, entry: Dict[str, Any],
-               mode: str = 'c') -> Tensor:
+               mode: str = 'c', random: bool = False) -> Tensor:
     r"""Memory-maps the array :obj:`name` of a dataset directory as a
     tensor, after checking its file against its manifest :obj:`entry`.
 
     The default mode :obj:`'c'` (copy-on-write) maps the file privately:
     the tensor can be read like any other, and nothing is ever written back
-    to the file."""
+    to the file. With :obj:`random`, the kernel is told that rows are read
+    at random (see :func:`~pyg_gas.utils.advise_random`)."""
     path = osp.join(directory, entry['file'])
     if not osp.exists(path):
         raise FormatError(f"'{path}' is missing (the manifest lists "
@@ -265,6 +266,8 @@ def open_array(directory: str, name: str, entry: Dict[str, Any],
                           f"{list(array.shape)} and dtype {array.dtype}, but "
                           f"the manifest gives shape {entry['shape']} and "
                           f"dtype {entry['dtype']}")
+    if random:
+        advise_random(array)
     if array.size == 0:  # NumPy maps no empty file: a plain empty tensor.
         return torch.empty(array.shape, dtype=torch_type)
     tensor = torch.from_numpy(array)
