@@ -32,6 +32,10 @@ Parts (``--parts``):
   same cap: the peak memory should stay flat, and the epoch time grow
   linearly with the edges.
 
+* ``distributed``: 2 ranks (``--nproc 2``) on one prepared synthetic-arxiv
+  directory; each rank's resident memory before training against the bytes
+  of its shard and halo cache.
+
 * ``dd``: the disk's sequential read bandwidth with direct I/O (``dd``), to
   compare the bytes read per training epoch (from ``/proc/self/io``) with.
 
@@ -228,6 +232,49 @@ def part_sweep(root: str, cap: int,
     return rows
 
 
+def part_distributed(root: str) -> Dict[str, Any]:
+    r"""2 ranks on one prepared synthetic-arxiv directory: each rank's
+    resident memory before training against the bytes of its shard (own
+    rows and halo cache: features, labels, masks, CSR), beside the resident
+    memory of a process that only imported torch, PyG and pyg_gas."""
+    os.makedirs(root, exist_ok=True)
+    path = osp.join(root, 'arxiv.gas')
+    if not osp.exists(osp.join(path, 'manifest.json')):
+        subprocess.run(cli('prepare', '--dataset', 'synthetic-arxiv', '--out',
+                           path, '--num-parts', '80', '--no-progress'),
+                       check=True, capture_output=True)
+    baseline = subprocess.run([
+        sys.executable, '-c', 'import torch, torch_geometric, pyg_gas; '
+        'print(open("/proc/self/status").read().split("VmRSS:")[1].split()'
+        '[0])'], capture_output=True, text=True, check=True)
+    base = int(baseline.stdout.strip()) * 1024
+    json_path = osp.join(root, 'arxiv-2ranks.json')
+    subprocess.run(cli('train', '--data-dir', path, '--history-storage',
+                       'disk', '--nproc', '2', '--epochs', '1', '--json',
+                       json_path, '--no-progress'), check=True,
+                   capture_output=True)
+    with open(json_path) as f:
+        result = json.load(f)
+    with open(osp.join(path, 'manifest.json')) as f:
+        manifest = json.load(f)
+    features = manifest['arrays']['x']['shape'][1]
+    rows = [o + h for o, h in zip(result['owned_nodes_per_rank'],
+                                  result['halo_rows_per_rank'])]
+    shard = [r * (4 * features + 8 + 3) + o * 8 + e * (8 + 4)
+             for r, o, e in zip(rows, result['owned_nodes_per_rank'],
+                                result['edges_per_rank'])]
+    resident = result['resident_before_training_bytes_per_rank']
+    return dict(baseline_bytes=base, shard_bytes_per_rank=shard,
+                resident_before_training_bytes_per_rank=resident,
+                ratio_per_rank=[r / s for r, s in zip(resident, shard)],
+                ratio_above_baseline_per_rank=[(r - base) / s for r, s in
+                                               zip(resident, shard)],
+                owned_nodes_per_rank=result['owned_nodes_per_rank'],
+                halo_rows_per_rank=result['halo_rows_per_rank'],
+                edges_per_rank=result['edges_per_rank'],
+                test_acc=result['test_acc'])
+
+
 def plot(sweep: List[Dict[str, Any]], path: str) -> None:
     try:
         import matplotlib
@@ -262,7 +309,7 @@ def main() -> None:
     parser.add_argument('--root', default='/tmp/pyg_gas_ooc')
     parser.add_argument('--parts', nargs='+', default=['dd', 'products',
                                                        'sweep'],
-                        choices=['dd', 'products', 'sweep'])
+                        choices=['dd', 'products', 'sweep', 'distributed'])
     parser.add_argument('--cap-gb', type=float, default=2.5)
     parser.add_argument('--sweep-cap-gb', type=float, default=1.5)
     parser.add_argument('--free-cap-gb', type=float, default=22.0)
@@ -303,6 +350,9 @@ def main() -> None:
         results['products'] = results.get('products', {})
         part_products(args.root, cap, free, args.data_root or args.root,
                       args.epochs, args.steps, results['products'], save)
+    if 'distributed' in args.parts:
+        results['distributed'] = part_distributed(args.root)
+        save()
     if 'sweep' in args.parts:
         results['sweep'] = part_sweep(args.root,
                                       int(args.sweep_cap_gb * GiB),

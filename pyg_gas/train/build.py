@@ -54,7 +54,13 @@ def select_device(name: str) -> torch.device:
         return torch.device('cpu')
     if not torch.cuda.is_available():
         raise ValueError("'device' is 'cuda' but CUDA is not available")
-    return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+    index = int(os.environ.get('LOCAL_RANK', 0))
+    if index >= torch.cuda.device_count():
+        raise ValueError(f"Process {index} of this machine needs GPU {index}, "
+                         f"but {torch.cuda.device_count()} GPU(s) are "
+                         f"visible: start at most one process per GPU, or "
+                         f"pass --device cpu")
+    return torch.device('cuda', index)
 
 
 def check_labels(data: Data, name: str = 'the dataset') -> None:

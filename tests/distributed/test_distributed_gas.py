@@ -157,7 +157,7 @@ def _train_worker(configs):
 def test_cora_accuracy_and_bytes(tmp_path):
     seeds = [0, 1, 2]
     common = dict(dataset='cora', model='gcn', progress=False,
-                  cache_dir=str(tmp_path))
+                  cache_dir=str(tmp_path), device='cpu')
     single = [run(TrainConfig(seed=s, **common)) for s in seeds]
     # 'batch_size' counts clusters per rank: 5 on each of 2 ranks is the
     # single-process run's global batch of 10 clusters, 4 steps per epoch.
@@ -194,6 +194,7 @@ def test_cora_accuracy_and_bytes(tmp_path):
 def _checkpoint_worker(cache_dir, ckpt):
     init_distributed()
     common = dict(dataset='cora', model='gcn', progress=False, seed=3,
+                  device='cpu',
                   cache_dir=cache_dir)
     straight = run_distributed(TrainConfig(epochs=4, **common))
     first = run_distributed(TrainConfig(epochs=2, checkpoint=ckpt, **common))

@@ -734,8 +734,9 @@ def test_device(device):
             assert batch.n_id.device.type == device.type
             assert batch.adjs_t[0].device.type == device.type
             assert batch.edge_indices[1].device.type == device.type
-            # (Not 'data.cpu()': PyG's 'Data.cpu' moves 'data' in place.)
-            check_batch(batch.to('cpu'), cpu_data, P, [40, 20], True)
+            # (Copies: PyG's 'Data.to' and 'Data.cpu' move in place.)
+            check_batch(batch.clone().to('cpu'), cpu_data, P, [40, 20],
+                        True)
         again = epoch(mode)  # Seeded runs repeat on every device.
         assert all(torch.equal(a.n_id, b.n_id)
                    for a, b in zip(batches, again))
