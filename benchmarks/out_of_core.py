@@ -22,6 +22,9 @@ Parts (``--parts``):
   - ``disk-metis``: the graph prepared with the same METIS partition, run
     from disk with disk histories, under ``--cap`` (same partition, seed and
     model as ``memory``: the same computation);
+  - ``memory-stream``: the graph of ``disk-stream``, uncapped, with the
+    histories in memory (the files stay in the page cache): the same
+    partition and batches as ``disk-stream``, in memory;
   - ``disk-stream``: prepared under the cap with the bounded-memory
     partitioner (``--partition stream``) and run from disk under the cap:
     the whole pipeline inside the cap.
@@ -64,8 +67,8 @@ PRODUCTS = ['--model', 'gcn', '--layers', '3', '--hidden', '256',
             '--dropout', '0.3', '--num-parts', '448', '--batch-size', '1',
             '--device', 'cpu', '--no-progress']
 #: The steps of the 'products' part, in the order they run.
-PRODUCT_STEPS = ('prepare-stream', 'disk-stream', 'metis', 'memory',
-                 'prepare-metis', 'disk-metis')
+PRODUCT_STEPS = ('prepare-stream', 'disk-stream', 'memory-stream', 'metis',
+                 'memory', 'prepare-metis', 'disk-metis')
 SWEEP_SIZES = (100_000, 1_000_000, 10_000_000)
 SWEEP_TRAIN = ['--model', 'gcn', '--layers', '2', '--hidden', '64',
                '--dropout', '0.0', '--batch-size', '1', '--epochs', '1',
@@ -170,6 +173,11 @@ def part_products(root: str, cap: int, free_cap: int, data_root: str,
                                           'stream', cap),
         'disk-stream': lambda: train('disk-stream', [
             '--data-dir', disk_stream, '--history-storage', 'disk'], cap),
+        # The same prepared graph, partition and batches, uncapped and with
+        # the histories in memory: the files stay in the page cache, so
+        # this is the same run in memory.
+        'memory-stream': lambda: train('memory-stream', [
+            '--data-dir', disk_stream], free_cap),
         # In memory, uncapped, with the METIS partition computed beforehand
         # (METIS alone peaks far above the cap):
         'metis': lambda: step('metis', [
@@ -193,16 +201,18 @@ def part_products(root: str, cap: int, free_cap: int, data_root: str,
     for name in PRODUCT_STEPS:
         if name in only:
             steps[name] = runs[name]()
-            if name != 'metis' and name != 'memory':
+            if name not in ('metis', 'memory', 'memory-stream'):
                 out = disk_stream if 'stream' in name else disk_metis
                 steps[name]['bytes_on_disk'] = dir_bytes(out)
             save()
-    mem, disk = steps.get('memory', {}), steps.get('disk-metis', {})
-    if 'epoch_time_s' in mem and 'epoch_time_s' in disk:
-        steps['epoch_time_ratio'] = disk['epoch_time_s'] / \
-            mem['epoch_time_s']
-        steps['same_losses'] = mem['loss'] == disk['loss']
-        save()
+    for mem_name, disk_name in (('memory', 'disk-metis'),
+                                ('memory-stream', 'disk-stream')):
+        mem, disk = steps.get(mem_name, {}), steps.get(disk_name, {})
+        if 'epoch_time_s' in mem and 'epoch_time_s' in disk:
+            steps[f'{disk_name}_vs_{mem_name}'] = dict(
+                epoch_time_ratio=disk['epoch_time_s'] / mem['epoch_time_s'],
+                same_losses=mem['loss'] == disk['loss'])
+    save()
 
 
 def part_sweep(root: str, cap: int,
