@@ -24,7 +24,7 @@ from pyg_gas.history_io import (  # Re-exported.
     AsyncHistoryIO,
     HistoryPrefetcher,
 )
-from pyg_gas.utils import advise_random
+from pyg_gas.utils import advise_random, gather_rows
 
 __all__ = ['History', 'AsyncHistoryIO', 'HistoryPrefetcher', 'history_files']
 
@@ -563,6 +563,14 @@ class History(torch.nn.Module):
 
     def _gather_rows(self, src: Tensor, n_id: Tensor, out: Tensor) -> None:
         # out = src[n_id], cast to the type of 'out' ('src' of the store's).
+        # A disk store's rows are gathered by several threads, whose page
+        # faults the disk serves at once.
+        if self.storage == 'disk' and src is self.emb:
+            if out.dtype == src.dtype:
+                gather_rows(src, n_id, out)
+            else:
+                out.copy_(gather_rows(src, n_id))
+            return
         if out.dtype == src.dtype:
             torch.index_select(src, 0, n_id, out=out)
             return
@@ -579,7 +587,7 @@ class History(torch.nn.Module):
             # then put the rows back in the order asked for with a gather
             # from memory, which is far faster than scattering them:
             ids, perm = torch.sort(n_id, stable=True)
-            rows = self.emb.index_select(0, ids)  # [N, C], in file order
+            rows = gather_rows(self.emb, ids)  # [N, C], in file order
             inv = torch.empty_like(perm)
             inv[perm] = torch.arange(perm.numel(), device=perm.device)
             self._gather_rows(rows, inv, out)

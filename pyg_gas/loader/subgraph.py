@@ -20,6 +20,7 @@ from pyg_gas.graph import (  # noqa: F401 (check_ptr: alias)
     to_csr,
 )
 from pyg_gas.typing import WITH_TORCH_SPARSE, require
+from pyg_gas.utils import gather_rows
 
 AdjFormat = Literal['auto', 'csr', 'sparse_tensor']
 
@@ -195,7 +196,10 @@ class ClusterCollater:
         out = SubgraphData(batch_size=batch_size, n_id=n_id, offset=offset,
                            count=count)
         for key, value in self.node_attrs.items():
-            value = value.index_select(0, n_id)  # [B + H, ...]
+            # Rows on disk are gathered by several threads (see
+            # 'gather_rows'), rows in memory by one:
+            value = (value.index_select(0, n_id) if self.source is None
+                     else gather_rows(value, n_id))  # [B + H, ...]
             cast = self.casts.get(key)
             out[key] = value if cast is None else value.to(cast)
         for key, value in self.edge_attrs.items():
