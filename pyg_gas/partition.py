@@ -260,6 +260,22 @@ def _save_cache(path: str, key: str, perm: Tensor, ptr: Tensor) -> None:
         {'key': key, 'perm': perm, 'ptr': ptr}, f))
 
 
+def _partition_input(data_or_edge_index: Any, num_parts: Any,
+                     num_nodes: Optional[int], cache_dir: Optional[str]
+                     ) -> Tuple[Tensor, int, int]:
+    # The checked graph, node count and part count of a partitioner's
+    # input, and the cache directory checked before the work it keeps.
+    edge_index, num_nodes = get_edge_index(data_or_edge_index, num_nodes)
+    edge_index = edge_index.cpu()
+    if num_nodes == 0:
+        raise ValueError("Cannot partition an empty graph (got 0 nodes)")
+    num_parts = check_int('num_parts', num_parts, 1, num_nodes,
+                          integral=True)
+    if cache_dir is not None:
+        check_writable_dir('cache_dir', cache_dir)
+    return edge_index, num_nodes, num_parts
+
+
 def metis(
     data_or_edge_index: Union[Data, Tensor, Any],
     num_parts: int,
@@ -315,14 +331,8 @@ def metis(
         (torch.Tensor, torch.Tensor): :obj:`perm` of shape
         :obj:`[num_nodes]` and :obj:`ptr` of shape :obj:`[num_parts + 1]`.
     """
-    edge_index, num_nodes = get_edge_index(data_or_edge_index, num_nodes)
-    edge_index = edge_index.cpu()
-    if num_nodes == 0:
-        raise ValueError("Cannot partition an empty graph (got 0 nodes)")
-    num_parts = check_int('num_parts', num_parts, 1, num_nodes,
-                          integral=True)
-    if cache_dir is not None:  # Before the work whose result it keeps.
-        check_writable_dir('cache_dir', cache_dir)
+    edge_index, num_nodes, num_parts = _partition_input(
+        data_or_edge_index, num_parts, num_nodes, cache_dir)
     if backend == 'auto':
         available = available_backends()
         if len(available) == 0:
@@ -963,17 +973,11 @@ def stream_partition(
         (torch.Tensor, torch.Tensor): :obj:`perm` of shape
         :obj:`[num_nodes]` and :obj:`ptr` of shape :obj:`[num_parts + 1]`.
     """
-    edge_index, num_nodes = get_edge_index(data_or_edge_index, num_nodes)
-    edge_index = edge_index.cpu()
-    if num_nodes == 0:
-        raise ValueError("Cannot partition an empty graph (got 0 nodes)")
-    num_parts = check_int('num_parts', num_parts, 1, num_nodes,
-                          integral=True)
     if method not in STREAM_METHODS:
         raise ValueError(f"'method' must be one of {STREAM_METHODS} "
                          f"(got {method!r})")
-    if cache_dir is not None:  # Before the work whose result it keeps.
-        check_writable_dir('cache_dir', cache_dir)
+    edge_index, num_nodes, num_parts = _partition_input(
+        data_or_edge_index, num_parts, num_nodes, cache_dir)
     if num_parts == 1:
         return torch.arange(num_nodes), torch.tensor([0, num_nodes])
 
