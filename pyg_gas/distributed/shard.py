@@ -1,5 +1,5 @@
 r"""Ownership of a clustered graph by the ranks of a process group."""
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -12,6 +12,7 @@ from pyg_gas.graph import (
     get_edge_index,
     split_attributes,
 )
+from pyg_gas.utils import gather_rows
 
 
 def assign_parts(num_parts: int, world_size: int) -> Tensor:
@@ -185,13 +186,8 @@ def shard_graph(data: Data, ptr: Tensor, rank: Optional[int] = None,
     src, dst = edge_index[0, keep], edge_index[1, keep] - start
     node_attrs, edge_attrs, graph_attrs = split_attributes(data, keep)
 
-    # The halo cache: remote sources, sorted, hence grouped by owner.
-    remote = (src < start) | (src >= end)
-    halo, inv = torch.unique(src[remote], return_inverse=True)  # [H]
-    src = src - start
-    src[remote] = end - start + inv
-    owner = torch.bucketize(halo, node_ptr[1:], right=True)  # [H]
-    halo_counts = torch.bincount(owner, minlength=world_size)
+    src, halo, halo_counts = _halo_cache(src, start, end, node_ptr,
+                                         world_size)
 
     global_id = torch.cat([torch.arange(start, end), halo])
     local = Data(edge_index=torch.stack([src, dst], dim=0),
@@ -202,8 +198,30 @@ def shard_graph(data: Data, ptr: Tensor, rank: Optional[int] = None,
         local[key] = value.index_select(0, global_id.to(value.device))
     for key, value in graph_attrs.items():
         local[key] = value
+    return _shard(local, ptr, rank, world_size, part_ptr, node_ptr, halo,
+                  halo_counts)
+
+
+def _halo_cache(src: Tensor, start: int, end: int, node_ptr: Tensor,
+                world_size: int) -> Tuple[Tensor, Tensor, Tensor]:
+    # The halo cache of the rank owning the nodes [start, end): its remote
+    # sources, sorted, hence grouped by owner, and how many each rank owns;
+    # 'src' relabelled to local rows (owned first, then the cache).
+    remote = (src < start) | (src >= end)
+    halo, inv = torch.unique(src[remote], return_inverse=True)  # [H]
+    src = src - start
+    src[remote] = end - start + inv
+    owner = torch.bucketize(halo, node_ptr[1:], right=True)  # [H]
+    halo_counts = torch.bincount(owner, minlength=world_size)
+    return src, halo, halo_counts
+
+
+def _shard(local: Data, ptr: Tensor, rank: int, world_size: int,
+           part_ptr: Tensor, node_ptr: Tensor, halo: Tensor,
+           halo_counts: Tensor) -> GraphShard:
+    # The shard of 'local', with the local boundaries of its own clusters.
     part_start, part_end = int(part_ptr[rank]), int(part_ptr[rank + 1])
-    local_ptr = ptr[part_start:part_end + 1] - start
+    local_ptr = ptr[part_start:part_end + 1] - int(node_ptr[rank])
     return GraphShard(local, local_ptr, rank, world_size, part_ptr, node_ptr,
                       halo, halo_counts)
 
@@ -223,12 +241,8 @@ def _shard_csr(csr: ClusteredCSR, ptr: Tensor, rank: int,
     dst = torch.arange(end - start).repeat_interleave(
         rowptr.diff(), output_size=e1 - e0)  # [E_r]
 
-    remote = (src < start) | (src >= end)
-    halo, inv = torch.unique(src[remote], return_inverse=True)  # [H]
-    src = src - start
-    src[remote] = end - start + inv
-    owner = torch.bucketize(halo, node_ptr[1:], right=True)  # [H]
-    halo_counts = torch.bincount(owner, minlength=world_size)
+    src, halo, halo_counts = _halo_cache(src, start, end, node_ptr,
+                                         world_size)
 
     local = Data(edge_index=torch.stack([src, dst], dim=0),
                  num_nodes=end - start + halo.numel())
@@ -236,12 +250,10 @@ def _shard_csr(csr: ClusteredCSR, ptr: Tensor, rank: int,
         local[key] = value[e0:e1].clone()
     for key, value in csr.node_attrs.items():
         # The owned rows are one range; the halo's are sorted:
-        rows = torch.cat([value[start:end], value.index_select(0, halo)])
+        rows = torch.cat([value[start:end], gather_rows(value, halo)])
         cast = csr.casts.get(key)
         local[key] = rows if cast is None else rows.to(cast)
     for key, value in csr.graph_attrs.items():
         local[key] = value
-    part_start, part_end = int(part_ptr[rank]), int(part_ptr[rank + 1])
-    local_ptr = ptr[part_start:part_end + 1] - start
-    return GraphShard(local, local_ptr, rank, world_size, part_ptr, node_ptr,
-                      halo, halo_counts)
+    return _shard(local, ptr, rank, world_size, part_ptr, node_ptr, halo,
+                  halo_counts)
