@@ -148,9 +148,25 @@ class TrainConfig:
     checkpoint: Optional[str] = _option(
         None, 'save a checkpoint into DIR after every epoch, and resume '
         'from it if one is there', metavar='DIR')
+    split: Optional[str] = _option(
+        None, "for a graph without masks (--dataset FILE.pt): the train, "
+        "validation and test shares of a random node split, e.g. "
+        "'0.6,0.2,0.2' (seeded by --seed)", metavar='TRAIN,VAL,TEST')
     log_every: int = _option(10, 'epochs between log lines')
     progress: bool = _option(True, 'no progress bars or log lines',
                              flag='--no-progress')
+    quiet: bool = _option(False, 'no Epoch log lines')
+    tensorboard: Optional[str] = _option(
+        None, 'write TensorBoard scalars (loss, accuracies, epoch time) into '
+        'DIR (needs the tensorboard package)', metavar='DIR')
+    save: Optional[str] = _option(
+        None, "save the trained model into DIR, for 'pyg-gas predict' and "
+        "pyg_gas.load: its weights, the resolved configuration and the "
+        "partition", metavar='DIR')
+    save_histories: bool = _option(
+        False, 'with --save, also save the histories (filled by a final '
+        'exact inference), so that predicting a subset of nodes computes '
+        'only their clusters')
     json: Optional[str] = _option(None, 'write the results as JSON to PATH',
                                   metavar='PATH')
 
@@ -243,7 +259,7 @@ def _check_paths(config: TrainConfig) -> None:
     elif config.history_path is not None:
         raise ValueError("'history_path' is given, but 'history_storage' "
                          "is 'memory' (pass --history-storage disk)")
-    for key in ('cache_dir', 'checkpoint'):
+    for key in ('cache_dir', 'checkpoint', 'save', 'tensorboard'):
         if getattr(config, key) is not None:
             check_writable_dir(key, getattr(config, key))
     if config.json is not None:

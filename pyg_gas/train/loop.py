@@ -190,9 +190,10 @@ def evaluate(engine: Engine) -> List[float]:
 
 
 #: Fields a resumed run may change: they do not change what it computes.
-RESUME_FREE = ('epochs', 'progress', 'json', 'log_every', 'checkpoint',
-               'num_workers', 'cache_dir', 'root', 'device', 'eval_every',
-               'eval_parts')
+RESUME_FREE = ('epochs', 'progress', 'quiet', 'json', 'log_every',
+               'checkpoint', 'num_workers', 'cache_dir', 'root', 'device',
+               'eval_every', 'eval_parts', 'tensorboard', 'save',
+               'save_histories')
 #: Fields a resumed run applies when changed.
 RESUME_APPLIED = ('lr', )
 
