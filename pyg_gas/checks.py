@@ -3,7 +3,7 @@ value and raises a :class:`TypeError` or :class:`ValueError` that names the
 argument, what was received and what was expected."""
 import math
 import numbers
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -120,3 +120,42 @@ def check_ids(name: str, value: Any) -> Tensor:
         raise ValueError(f"'{name}' must be one-dimensional "
                          f"(got shape {list(value.shape)})")
     return value
+
+
+#: The largest amount by which split shares may sum to more than 1 (for
+#: decimal shares such as '0.7,0.2,0.1', whose floats sum to 1 + 2e-16).
+SPLIT_TOLERANCE = 1e-9
+
+
+def check_split(value: Any,
+                name: str = 'split') -> Tuple[float, float, float]:
+    r"""Returns the train, validation and test shares of a random node
+    split given as :obj:`value`: a string of three comma-separated numbers
+    such as :obj:`'0.6,0.2,0.2'` (the form of ``pyg-gas train --split``),
+    or a sequence of three numbers. Each share must be positive and the
+    three must sum to at most :obj:`1`; with a sum below :obj:`1`, the
+    remaining nodes are in no mask.
+    """
+    expected = (f"three positive shares 'TRAIN,VAL,TEST' of the nodes that "
+                f"sum to at most 1, e.g. '0.6,0.2,0.2' (got {value!r})")
+    if isinstance(value, str):
+        parts: Sequence[Any] = value.split(',')
+        try:
+            shares = [float(part) for part in parts]
+        except ValueError:
+            raise ValueError(f"'{name}' must be {expected}") from None
+    elif isinstance(value, (list, tuple)):
+        shares = list(value)
+    else:
+        raise TypeError(f"'{name}' must be a str such as '0.6,0.2,0.2' or "
+                        f"a sequence of three numbers (got "
+                        f"{type(value).__name__})")
+    if len(shares) != 3 or any(
+            isinstance(s, bool) or not isinstance(s, (int, float))
+            or not math.isfinite(s) or s <= 0 for s in shares):
+        raise ValueError(f"'{name}' must be {expected}")
+    if sum(shares) > 1 + SPLIT_TOLERANCE:
+        raise ValueError(f"'{name}' must be {expected}; its shares sum to "
+                         f"{sum(shares):g}")
+    train, val, test = (float(s) for s in shares)
+    return train, val, test

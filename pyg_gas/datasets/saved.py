@@ -1,12 +1,21 @@
-r"""A user's own graph, saved with :func:`torch.save`."""
+r"""A user's own graph, saved with :func:`torch.save`, and a random node
+split for a graph that has none."""
+import copy
+import math
 import os.path as osp
 import pickle
-from typing import Any
+from typing import Any, Sequence, Union
 
 import torch
 from torch_geometric.data import Data
 from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
+from torch_geometric.utils import index_to_mask
+
+from pyg_gas.checks import SPLIT_TOLERANCE, check_int, check_split
+
+#: The masks of a node split.
+MASKS = ('train_mask', 'val_mask', 'test_mask')
 
 #: What a saved :class:`~torch_geometric.data.Data` is made of: the classes
 #: that loading it may create (nothing else is unpickled).
@@ -50,3 +59,76 @@ def load_saved(path: str) -> Data:
     if data.get('name') is None:
         data.name = osp.splitext(osp.basename(path))[0]
     return data
+
+
+def random_node_split(
+    data: Data,
+    split: Union[str, Sequence[float]],
+    seed: int = 0,
+) -> Data:
+    r"""Returns a shallow copy of :obj:`data` with a random node split:
+    boolean :obj:`train_mask`, :obj:`val_mask` and :obj:`test_mask` that
+    hold the shares :obj:`split` of the labelled nodes, drawn by
+    :func:`torch.randperm` with a generator seeded by :obj:`seed` (the same
+    masks for the same seed, whatever else the process draws).
+
+    A node is labelled unless its :obj:`y` is negative (:obj:`-1`, as in
+    the GraphSAINT and OGB datasets) or NaN; every node of a multi-label
+    graph (0/1 rows) is. Of :obj:`L` labelled nodes, the validation and
+    test sets get :obj:`floor(share * L)` nodes each; the training set gets
+    the rest when the shares sum to :obj:`1`, and :obj:`floor(share * L)`
+    otherwise, so that the remaining nodes are in no mask. In the random
+    order, the training nodes come first, then the validation and the test
+    nodes.
+
+    Unlike :class:`torch_geometric.transforms.RandomNodeSplit`, whose
+    :obj:`'train_rest'` split gives the training set every node that is
+    not in the other two, the shares here may leave nodes out, unlabelled
+    nodes are in no mask, and the draw does not use the global random
+    number generator.
+
+    Args:
+        data (torch_geometric.data.Data): The graph, with :obj:`y`.
+        split (str or Sequence[float]): The train, validation and test
+            shares, as :obj:`'0.6,0.2,0.2'` or :obj:`(0.6, 0.2, 0.2)` (see
+            :func:`~pyg_gas.checks.check_split`).
+        seed (int, optional): The seed of the draw. (default: :obj:`0`)
+    """
+    shares = check_split(split)
+    check_int('seed', seed, 0)
+    y = data.get('y')
+    num_nodes = data.num_nodes
+    if not isinstance(y, torch.Tensor) or y.dim() == 0 or \
+            y.size(0) != num_nodes:
+        raise ValueError(f"A random node split needs labels 'y' with one row "
+                         f"per node ({num_nodes}; got "
+                         f"{type(y).__name__ if y is None else list(y.shape)})")
+    rows = y.reshape(num_nodes, -1)  # [num_nodes, 1] or [num_nodes, C]
+    labelled = (rows >= 0).all(dim=-1)  # NaN >= 0 is False.
+    index = labelled.nonzero().view(-1)  # [L]
+    num_labelled = index.numel()
+    generator = torch.Generator().manual_seed(seed)
+    index = index[torch.randperm(num_labelled, generator=generator)]
+
+    def size(share: float) -> int:
+        # The tolerance keeps e.g. 0.29 * 100 = 28.999999999999996 at 29.
+        return math.floor(share * num_labelled + 1e-6)
+
+    num_val, num_test = size(shares[1]), size(shares[2])
+    if abs(sum(shares) - 1) <= SPLIT_TOLERANCE:
+        num_train = num_labelled - num_val - num_test
+    else:
+        num_train = size(shares[0])
+    sizes = (num_train, num_val, num_test)
+    for key, count in zip(('training', 'validation', 'test'), sizes):
+        if count == 0:
+            raise ValueError(f"The split {split!r} gives 0 of the "
+                             f"{num_labelled} labelled nodes to the {key} "
+                             f"set (each share is rounded down): expected "
+                             f"shares that give each set at least one node")
+    out = copy.copy(data)
+    start = 0
+    for key, count in zip(MASKS, sizes):
+        out[key] = index_to_mask(index[start:start + count], size=num_nodes)
+        start += count
+    return out

@@ -14,7 +14,10 @@ import torch_geometric.transforms as T
 from torch import Tensor
 from torch_geometric.data import Data
 
+from pyg_gas.checks import check_split
 from pyg_gas.datasets import load_dataset
+from pyg_gas.datasets.saved import MASKS as SPLIT_MASKS
+from pyg_gas.datasets.saved import random_node_split
 from pyg_gas.graph import to_adj_t
 from pyg_gas.history import disk_tensor
 from pyg_gas.loader import (
@@ -79,6 +82,13 @@ def check_labels(data: Data, name: str = 'the dataset') -> None:
                       ('test_mask', 'a boolean mask')):
         value = data.get(key)
         expected = f"{kind} with one row per node ({num_nodes})"
+        if value is None and key.endswith('_mask') and all(
+                data.get(mask) is None for mask in SPLIT_MASKS):
+            raise ValueError(f"'{name}' has no 'train_mask', 'val_mask' or "
+                             f"'test_mask': pass --split TRAIN,VAL,TEST "
+                             f"(e.g. --split 0.6,0.2,0.2; 'split' in "
+                             f"Python) for a random node split, or save "
+                             f"the graph with its boolean masks")
         if not isinstance(value, Tensor):
             raise ValueError(f"'{name}' has no '{key}': expected {expected}")
         ok = {'x': value.is_floating_point(),
@@ -106,10 +116,33 @@ def load_graph(config: Any) -> Any:
     r"""Loads the dataset of :obj:`config`, with its features normalized if
     asked, and checks that it has enough nodes for the partition. A
     prepared dataset (:obj:`config.data_dir`) is opened memory-mapped (see
-    :func:`open_prepared`)."""
+    :func:`open_prepared`).
+
+    With :obj:`config.split`, a graph without masks gets a random node
+    split of its labelled nodes, seeded by :obj:`config.seed` (see
+    :func:`~pyg_gas.datasets.saved.random_node_split`). A graph that has
+    masks of its own, and a prepared dataset, whose masks were written when
+    it was prepared, refuse a :obj:`split`."""
+    split = getattr(config, 'split', None)
     if config.data_dir is not None:
+        if split is not None:
+            raise ValueError(f"'split' ({split!r}) makes a random node split "
+                             f"of a graph without masks, but the prepared "
+                             f"dataset '{config.data_dir}' holds the masks "
+                             f"it was prepared with: leave --split out")
         return open_prepared(config)
     data = load_dataset(config.dataset, root=config.root)
+    if split is not None:
+        check_split(split)
+        masks = [key for key in SPLIT_MASKS if data.get(key) is not None]
+        if masks:
+            raise ValueError(f"'{config.dataset}' has its own "
+                             f"{', '.join(repr(m) for m in masks)}, and "
+                             f"'split' ({split!r}) makes a random node "
+                             f"split only for a graph without masks: leave "
+                             f"--split out to train on its masks, or save "
+                             f"the graph without them")
+        data = random_node_split(data, split, config.seed)
     check_labels(data, config.dataset)
     if config.normalize_features:
         data = T.NormalizeFeatures()(data)
