@@ -11,7 +11,12 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage
-from torch_geometric.utils import index_to_mask, is_undirected, to_undirected
+from torch_geometric.utils import (
+    index_to_mask,
+    is_undirected,
+    scatter,
+    to_undirected,
+)
 
 from pyg_gas.typing import require
 from pyg_gas.utils import remove_empty_dirs
@@ -49,12 +54,20 @@ def _master(module: Any) -> Dict[str, Dict[str, str]]:
     return {str(name): table[name].to_dict() for name in table.columns}
 
 
+def _is_multilabel(meta: Dict[str, str]) -> bool:
+    # Binary classification tasks (ogbn-proteins: 112 of them), read as one
+    # 0/1 target per task and node.
+    return meta['task type'] == 'binary classification'
+
+
 def _supported(master: Dict[str, Dict[str, str]]) -> List[str]:
-    # Homogeneous graphs with one multi-class label per node:
+    # Homogeneous graphs with one multi-class label per node, or with
+    # binary tasks:
     return [
         name for name, meta in master.items()
-        if meta['is hetero'] != 'True' and int(meta['num tasks']) == 1
-        and meta['task type'] == 'multiclass classification'
+        if meta['is hetero'] != 'True' and (_is_multilabel(meta) or (
+            int(meta['num tasks']) == 1
+            and meta['task type'] == 'multiclass classification'))
     ]
 
 
@@ -67,7 +80,8 @@ def _lookup(module: Any, name: str) -> Tuple[str, Dict[str, str]]:
     ogb_name = names.get(name.strip().lower())
     if ogb_name is None or ogb_name not in supported:
         reason = ('is not supported: pyg_gas reads homogeneous graphs '
-                  'with one class label per node' if ogb_name is not None
+                  'with one class label per node, or with binary tasks'
+                  if ogb_name is not None
                   else 'is not an OGB node property prediction dataset')
         raise ValueError(
             f"'{name}' {reason}. Supported OGB datasets: "
@@ -162,7 +176,17 @@ def load_ogb(
     (int64), :obj:`y` (int64, shape :obj:`[num_nodes]`; :obj:`-1` for
     unlabeled nodes), the boolean :obj:`train_mask`, :obj:`val_mask` and
     :obj:`test_mask`, :obj:`num_classes` (:obj:`int`) and :obj:`name`
-    (lower-case, e.g. :obj:`'ogbn-arxiv'`).
+    (lower-case, e.g. :obj:`'ogbn-arxiv'`). Extra node and edge files
+    (e.g. :obj:`node_year`, :obj:`node_species`) are not kept.
+
+    A dataset of binary tasks (:obj:`ogbn-proteins`: 112 of them) is a
+    multi-label graph instead: :obj:`y` is float32 of shape
+    :obj:`[num_nodes, num_tasks]` with 0/1 entries, and
+    :obj:`num_classes` is the number of tasks. A dataset without node
+    features (:obj:`ogbn-proteins`) gets as :obj:`x` the mean of the
+    features of each node's incoming edges (:obj:`0` for a node without
+    edges), as OGB's and PyG's :obj:`ogbn-proteins` examples compute it;
+    the edge features themselves are not kept.
 
     Args:
         name (str): The dataset name, matched case-insensitively.
@@ -224,20 +248,30 @@ def load_ogb(
     graph = dataset[0]
     num_nodes = int(graph.num_nodes)
     edge_index = graph.edge_index.long()  # [2, num_edges]
+    x = graph.get('x')
+    if x is None:  # ogbn-proteins: the mean of the incoming edges' features.
+        x = scatter(graph.edge_attr.float(), edge_index[1], dim=0,
+                    dim_size=num_nodes, reduce='mean')  # [num_nodes, F]
     if not is_undirected(edge_index, num_nodes=num_nodes):
         edge_index = to_undirected(edge_index, num_nodes=num_nodes)
-    y = graph.y.view(-1)  # [num_nodes, 1] -> [num_nodes]
-    if y.is_floating_point():  # NaN marks unlabeled nodes.
-        y = torch.nan_to_num(y, nan=-1.0)
+    if _is_multilabel(meta):
+        y = graph.y.view(num_nodes, -1).float()  # [num_nodes, num_tasks]
+        num_classes = int(meta['num tasks'])
+    else:
+        y = graph.y.view(-1)  # [num_nodes, 1] -> [num_nodes]
+        if y.is_floating_point():  # NaN marks unlabeled nodes.
+            y = torch.nan_to_num(y, nan=-1.0)
+        y = y.long()
+        num_classes = int(dataset.num_classes)
     data = Data(
-        x=graph.x.float(),
+        x=x.float(),
         edge_index=edge_index,
-        y=y.long(),
+        y=y,
         train_mask=index_to_mask(split['train'], size=num_nodes),
         val_mask=index_to_mask(split['valid'], size=num_nodes),
         test_mask=index_to_mask(split['test'], size=num_nodes),
     )
-    data.num_classes = int(dataset.num_classes)
+    data.num_classes = num_classes
     data.name = key
     return data
 
@@ -249,7 +283,12 @@ def get_evaluator(data: Union[Data, str]) -> Optional[Any]:
 
     The evaluator computes OGB's official metric:
     :obj:`evaluator.eval({'y_true': y, 'y_pred': pred})['acc']` with
-    :obj:`y` and :obj:`pred` of shape :obj:`[num_nodes, 1]`.
+    :obj:`y` and :obj:`pred` (class indices) of shape
+    :obj:`[num_nodes, 1]`; for :obj:`ogbn-proteins`,
+    :obj:`['rocauc']` (averaged over the tasks) with :obj:`y` and
+    :obj:`pred` (scores, e.g. logits) of shape :obj:`[num_nodes, 112]`.
+    (``pyg-gas train`` reports the micro-averaged F1 score of multi-label
+    graphs, as a sum over nodes that distributed runs reduce.)
 
     Args:
         data (Data or str): The graph, or its name.

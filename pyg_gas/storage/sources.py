@@ -317,8 +317,18 @@ def _ogb_files(name: str, ogb_root: str) -> Dict[str, Any]:
         raise ValueError(f"'{ogb_name.lower()}' is stored in binary .npz "
                          f"files; 'prepare_ogb' reads OGB's CSV files only "
                          f"(load it with 'load_dataset' and 'prepare')")
-    if meta['has_node_attr'] != 'True':
-        raise ValueError(f"'{ogb_name.lower()}' has no node features")
+    if meta['has_node_attr'] != 'True' or \
+            meta['task type'] != 'multiclass classification':
+        # ogbn-proteins: features from its edges, and 112 binary tasks.
+        key = ogb_name.lower()
+        raise ValueError(
+            f"'{key}' ({meta['task type']}, {meta['num tasks']} task(s), "
+            f"{'with' if meta['has_node_attr'] == 'True' else 'without'} "
+            f"node features) is not read in chunks: 'prepare_ogb' reads "
+            f"node features and one class label per node. Load it into "
+            f"memory and prepare that graph instead: "
+            f"pyg_gas.storage.prepare(pyg_gas.datasets.load_dataset("
+            f"'{key}', root=ROOT), OUT, num_parts=P)")
     if not isinstance(ogb_root, str) or not osp.isdir(ogb_root):
         raise ValueError(f"'ogb_root' must be the folder that holds the "
                          f"folder of '{ogb_name.lower()}' (got {ogb_root!r}, "

@@ -83,6 +83,55 @@ def write_ogb_dataset(root: Path, name: str, graph: Dict[str, np.ndarray],
     return folder
 
 
+PROTEINS_NODES = 60
+PROTEINS_TASKS = 112
+EDGE_FEATURES = 8
+
+
+def proteins_graph(seed: int = 0) -> Dict[str, np.ndarray]:
+    r"""A graph shaped like ogbn-proteins: each undirected edge once (ogb
+    adds the reverse), 8 edge features in multiples of 1/8 (exact in
+    float32), 112 binary tasks, a species per node, and one node without
+    edges (the last)."""
+    rng = np.random.default_rng(seed)
+    n = PROTEINS_NODES
+    edges = set()
+    for u in range(n - 1):
+        for v in rng.choice(n - 1, size=3, replace=False).tolist():
+            if u != v:
+                edges.add((min(u, v), max(u, v)))
+    edge = np.array(sorted(edges), dtype=np.int64)  # [num_edges, 2]
+    rng.shuffle(edge)
+    perm = rng.permutation(n)
+    return dict(
+        edge=edge,
+        edge_feat=rng.integers(0, 9, size=(len(edge), EDGE_FEATURES)) / 8.0,
+        y=rng.integers(0, 2, size=(n, PROTEINS_TASKS)),
+        species=rng.choice([3702, 4932, 9606], size=n),
+        train=np.sort(perm[:30]), valid=np.sort(perm[30:45]),
+        test=np.sort(perm[45:]))
+
+
+def write_proteins(root: Path, graph: Dict[str, np.ndarray]) -> Path:
+    r"""Writes :obj:`graph` as ogb's zip file of ogbn-proteins unpacks it
+    (ogb 1.3.6's master.csv: no node features, edge features, the
+    additional node file node_species, split 'species', version 1; not
+    binary)."""
+    folder = root / 'ogbn_proteins'
+    raw = folder / 'raw'
+    write_csv_gz(raw / 'edge.csv.gz', graph['edge'])
+    write_csv_gz(raw / 'edge-feat.csv.gz', graph['edge_feat'])
+    write_csv_gz(raw / 'node-label.csv.gz', graph['y'])
+    write_csv_gz(raw / 'node_species.csv.gz', graph['species'])
+    write_csv_gz(raw / 'num-node-list.csv.gz', np.array([PROTEINS_NODES]))
+    write_csv_gz(raw / 'num-edge-list.csv.gz', np.array([len(graph['edge'])]))
+    for key in ('train', 'valid', 'test'):
+        write_csv_gz(folder / 'split' / 'species' / f'{key}.csv.gz',
+                     graph[key])
+    (folder / 'RELEASE_v1.txt').write_text('')
+    return folder
+
+
 def edge_set(edge_index: torch.Tensor) -> set:
     return set(map(tuple, edge_index.t().tolist()))
 
@@ -354,3 +403,100 @@ def test_examples(script: str, extra: List[str], arxiv_root: Path,
     assert proc.returncode == 0, proc.stderr
     assert 'Epoch: 001, Loss: ' in proc.stdout + proc.stderr
     assert 'Best val: ' in proc.stdout
+
+
+@pytest.fixture(scope='module')
+def proteins() -> Dict[str, np.ndarray]:
+    return proteins_graph(seed=0)
+
+
+@pytest.fixture(scope='module')
+def proteins_root(tmp_path_factory: pytest.TempPathFactory,
+                  proteins: Dict[str, np.ndarray]) -> Path:
+    root = tmp_path_factory.mktemp('ogb')
+    write_proteins(root, proteins)
+    return root
+
+
+@withPackage('ogb')
+def test_load_proteins(proteins_root: Path,
+                       proteins: Dict[str, np.ndarray]):
+    data = load_dataset('ogbn-proteins', root=str(proteins_root))
+    n = PROTEINS_NODES
+    assert data.name == 'ogbn-proteins' and data.num_nodes == n
+    assert data.num_classes == PROTEINS_TASKS
+    assert set(data.keys()) == {'x', 'edge_index', 'y', 'train_mask',
+                                'val_mask', 'test_mask', 'num_classes',
+                                'name'}
+    # x: the mean of the features of each node's edges, computed here from
+    # the files' values (edges in both directions, float32 as torch's).
+    total = np.zeros((n, EDGE_FEATURES), dtype=np.float32)
+    count = np.zeros((n, 1), dtype=np.float32)
+    for (u, v), feat in zip(proteins['edge'].tolist(), proteins['edge_feat']):
+        for node in (u, v):
+            total[node] += feat.astype(np.float32)
+            count[node] += 1
+    expected = total / np.maximum(count, 1)
+    assert data.x.dtype == torch.float32
+    assert data.x.shape == (n, EDGE_FEATURES)
+    assert torch.equal(data.x, torch.from_numpy(expected))
+    assert bool((data.x[-1] == 0).all())  # The node without edges.
+    assert bool((data.x[:-1].sum(dim=-1) > 0).any())
+    # y: the 112 tasks' 0/1 targets, as float32.
+    assert data.y.dtype == torch.float32
+    assert data.y.shape == (n, PROTEINS_TASKS)
+    assert torch.equal(data.y, torch.from_numpy(proteins['y']).float())
+    for key, index in (('train_mask', 'train'), ('val_mask', 'valid'),
+                       ('test_mask', 'test')):
+        expected_mask = torch.zeros(n, dtype=torch.bool)
+        expected_mask[torch.from_numpy(proteins[index])] = True
+        assert torch.equal(data[key], expected_mask), key
+    # ogb adds the reverse of every edge:
+    both = {(u, v) for u, v in proteins['edge'].tolist()}
+    both |= {(v, u) for u, v in both}
+    assert edge_set(data.edge_index) == both
+    assert data.edge_index.size(1) == len(both)
+
+    # The official metric, ROC-AUC averaged over the tasks, by ogb:
+    evaluator = get_evaluator(data)
+    assert evaluator.name == 'ogbn-proteins'
+    assert evaluator.eval_metric == 'rocauc'
+    y = data.y[data.test_mask]
+    perfect = evaluator.eval({'y_true': y, 'y_pred': 2 * y - 1})
+    assert perfect['rocauc'] == 1.0
+    flipped = evaluator.eval({'y_true': y, 'y_pred': 1 - 2 * y})
+    assert flipped['rocauc'] == 0.0
+
+
+@withPackage('ogb')
+@pytest.mark.usefixtures('single_thread')
+def test_run_proteins_multi_label(proteins_root: Path):
+    result = run(TrainConfig(dataset='ogbn-proteins',
+                             root=str(proteins_root), epochs=2, num_parts=4,
+                             batch_size=2, hidden=16, layers=2,
+                             device='cpu', progress=False))
+    assert result['dataset'] == 'ogbn-proteins'
+    assert result['metric'] == 'micro-F1'
+    assert result['num_nodes'] == PROTEINS_NODES
+    assert math.isfinite(result['final_loss']) and result['final_loss'] > 0
+    for key in ('best_val_acc', 'test_acc'):
+        assert 0.0 <= result[key] <= 1.0, key
+
+
+@withPackage('ogb')
+def test_prepare_ogb_refuses_proteins(proteins_root: Path, tmp_path: Path):
+    from pyg_gas.storage import DiskDataset, prepare, prepare_ogb
+
+    with pytest.raises(ValueError, match='binary classification, 112 ') as e:
+        prepare_ogb('ogbn-proteins', str(proteins_root), str(tmp_path / 'a'),
+                    num_parts=2, log=False)
+    assert 'pyg_gas.storage.prepare(' in str(e.value)
+    assert not (tmp_path / 'a').exists()
+    # The way the message names: prepare the loaded graph.
+    data = load_dataset('ogbn-proteins', root=str(proteins_root))
+    prepared = prepare(data, str(tmp_path / 'b'), num_parts=2, log=False)
+    assert isinstance(prepared, DiskDataset)
+    assert prepared.num_nodes == PROTEINS_NODES
+    y = torch.as_tensor(np.asarray(prepared.y))
+    assert y.shape == (PROTEINS_NODES, PROTEINS_TASKS)
+    assert torch.equal(y.sum(dim=0), data.y.sum(dim=0))
