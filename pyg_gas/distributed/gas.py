@@ -286,11 +286,12 @@ def save_checkpoint(path: str, gas: DistributedGAS,
                     generators: Optional[List[torch.Generator]] = None,
                     **extra: Any) -> str:
     r"""Saves a distributed run into the directory :obj:`path`: every rank
-    writes one file (atomically, see :func:`pyg_gas.checkpoint.
-    write_checkpoint`) with the model state, its own histories included,
-    the optimizer state, the step count, its random states (those of
-    :obj:`generators` too) and :obj:`extra` (e.g. :obj:`epoch=...`; plain
-    Python values). A collective: all ranks call it.
+    writes one file (atomically, see
+    :func:`pyg_gas.checkpoint.write_checkpoint`) with the model state, its
+    own histories included, the optimizer state, the step count, its random
+    states (those of :obj:`generators` too) and :obj:`extra` (e.g.
+    :obj:`epoch=...`; plain Python values). A collective: all ranks call
+    it.
 
     Returns:
         The file this rank wrote.
