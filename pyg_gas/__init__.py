@@ -1,19 +1,33 @@
 r"""GNNAutoScale for PyTorch Geometric: train GNNs on graphs larger than
-memory with historical embeddings, METIS clusters and LADIES sampling."""
-from pyg_gas import datasets, storage
-from pyg_gas.data import SubgraphData
-from pyg_gas.history import History
-from pyg_gas.loader import (
-    ClusterLoader,
-    EvalSubgraphLoader,
-    LADIESLoader,
-    LayerwiseData,
-    SubgraphLoader,
-)
-from pyg_gas.nn import GASConv, ScalableGNN, gas_batch, gas_inference, models
-from pyg_gas.partition import metis, permute, stream_partition
+memory with historical embeddings, METIS clusters and LADIES sampling.
+
+The public names are imported on first access (see :mod:`pyg_gas.lazy`):
+:obj:`import pyg_gas` alone does not import :obj:`torch`."""
+from pyg_gas.lazy import attach
 
 __version__ = '0.1.0'
+
+#: Where each public name lives.
+_EXPORTS = {
+    'History': 'pyg_gas.history',
+    'ScalableGNN': 'pyg_gas.nn',
+    'GASConv': 'pyg_gas.nn',
+    'gas_batch': 'pyg_gas.nn',
+    'gas_inference': 'pyg_gas.nn',
+    'models': 'pyg_gas.nn',
+    'SubgraphData': 'pyg_gas.data',
+    'metis': 'pyg_gas.partition',
+    'stream_partition': 'pyg_gas.partition',
+    'permute': 'pyg_gas.partition',
+    'SubgraphLoader': 'pyg_gas.loader',
+    'EvalSubgraphLoader': 'pyg_gas.loader',
+    'ClusterLoader': 'pyg_gas.loader',
+    'LADIESLoader': 'pyg_gas.loader',
+    'LayerwiseData': 'pyg_gas.loader',
+    'load': 'pyg_gas.train.saved',
+}
+
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 __all__ = [
     'History',
@@ -30,6 +44,7 @@ __all__ = [
     'ClusterLoader',
     'LADIESLoader',
     'LayerwiseData',
+    'load',
     'models',
     'datasets',
     'storage',

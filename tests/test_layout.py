@@ -35,12 +35,12 @@ MOVED = [
 #: Packages and modules, lowest first: a module may import from its own
 #: level and the ones below, never from above.
 LEVELS = [
-    {'typing', 'checks'},
+    {'typing', 'checks', 'lazy'},
     {'graph', 'utils', 'data', 'history_io', 'cgroup'},
     {'history', 'checkpoint'},
     {'nn', 'loader', 'partition', 'datasets'},
     {'distributed', 'storage'},
-    {'train'},
+    {'train', 'plot'},
     {'cli'},
 ]
 

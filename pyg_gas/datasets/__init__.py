@@ -8,13 +8,30 @@ root=DIR)` for an OGB graph (see :func:`load_ogb`), or
 (see :func:`synthetic_graph`), or :obj:`load_dataset('flickr', root=DIR)`
 for a benchmark graph read through PyG's own dataset class (see
 :func:`load_pyg`).
-"""
 
-from .ogb import get_evaluator, load_ogb
-from .planetoid import PLANETOID_NAMES, load_bundled_cora, load_planetoid
-from .pyg import PYG_DATASETS, load_pyg, random_split_masks
-from .registry import DATASETS, load_dataset
-from .synthetic import SYNTHETIC_PRESETS, load_synthetic, synthetic_graph
+The names are imported on first access (see :mod:`pyg_gas.lazy`), so
+:data:`DATASETS` is read without importing :obj:`torch`.
+"""
+from pyg_gas.datasets.names import DATASETS
+from pyg_gas.lazy import attach
+
+#: Where each public name lives.
+_EXPORTS = {
+    'PLANETOID_NAMES': 'pyg_gas.datasets.planetoid',
+    'load_bundled_cora': 'pyg_gas.datasets.planetoid',
+    'load_planetoid': 'pyg_gas.datasets.planetoid',
+    'PYG_DATASETS': 'pyg_gas.datasets.pyg',
+    'load_pyg': 'pyg_gas.datasets.pyg',
+    'random_split_masks': 'pyg_gas.datasets.pyg',
+    'load_dataset': 'pyg_gas.datasets.registry',
+    'load_ogb': 'pyg_gas.datasets.ogb',
+    'get_evaluator': 'pyg_gas.datasets.ogb',
+    'SYNTHETIC_PRESETS': 'pyg_gas.datasets.synthetic',
+    'load_synthetic': 'pyg_gas.datasets.synthetic',
+    'synthetic_graph': 'pyg_gas.datasets.synthetic',
+}
+
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 __all__ = [
     'DATASETS',

@@ -3,10 +3,11 @@ r"""The dataset registry: :data:`DATASETS`, the names that
 name to its loader (:mod:`~pyg_gas.datasets.planetoid`,
 :mod:`~pyg_gas.datasets.pyg`, :mod:`~pyg_gas.datasets.ogb` or
 :mod:`~pyg_gas.datasets.synthetic`)."""
-from typing import Any, Optional, Tuple
+from typing import Any, Optional
 
 from torch_geometric.data import Data
 
+from pyg_gas.datasets.names import DATASETS
 from pyg_gas.datasets.ogb import OGB_PREFIX, load_ogb
 from pyg_gas.datasets.planetoid import (
     PLANETOID_NAMES,
@@ -15,14 +16,7 @@ from pyg_gas.datasets.planetoid import (
 )
 from pyg_gas.datasets.pyg import PYG_DATASETS, load_pyg
 from pyg_gas.datasets.saved import is_saved_graph, load_saved
-from pyg_gas.datasets.synthetic import SYNTHETIC_PRESETS, load_synthetic
-
-#: The dataset names accepted by :func:`load_dataset`.
-DATASETS: Tuple[str, ...] = (
-    ('cora', 'citeseer', 'pubmed') +
-    tuple(f'planetoid:{folder}' for folder in PLANETOID_NAMES.values()) +
-    tuple(PYG_DATASETS) +
-    (f'{OGB_PREFIX}NAME', 'synthetic') + tuple(SYNTHETIC_PRESETS))
+from pyg_gas.datasets.synthetic import load_synthetic
 
 #: The short names of the Planetoid datasets other than the bundled Cora.
 _PLANETOID_ALIASES = ('citeseer', 'pubmed')

@@ -432,3 +432,22 @@ def find_preset(dataset: str,
             else 'pyg_gas'
         return entries[model], f'{source}: {name}/{model}'
     return entries['gcn'], f'GAS paper: {name}/gcn (no {model} entry)'
+
+
+def preset_values(dataset: str, model: str,
+                  loader: str = 'gas') -> Dict[str, Any]:
+    r"""The value of every preset option (the keys of :data:`DEFAULTS`) that
+    a run of :obj:`model` with :obj:`loader` on :obj:`dataset` takes when
+    it leaves the option out: the dataset's values for the loader
+    (:data:`LOADER_PRESETS`), the loader's (:data:`LOADER_DEFAULTS`), the
+    preset of the dataset and model (:func:`find_preset`), then
+    :data:`DEFAULTS`, first found first."""
+    name = preset_name(dataset)
+    layers = [
+        LOADER_PRESETS.get(name, {}).get(loader, {}),
+        LOADER_DEFAULTS.get(loader, {}),
+        find_preset(dataset, model)[0],
+        DEFAULTS,
+    ]
+    return {key: next(layer[key] for layer in layers if key in layer)
+            for key in DEFAULTS}
