@@ -5,12 +5,15 @@ Build it with ``python -m sphinx -b html docs docs/_build/html`` (after
 there is no intersphinx mapping, and references to PyTorch and PyG objects
 stay plain text.
 """
+import dataclasses
 import datetime
 import importlib.util
 import os
+import re
 import sys
 
-sys.path.insert(0, os.path.abspath('..'))
+# The package of this checkout, installed or not.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import pyg_gas  # noqa: E402
 
@@ -61,3 +64,42 @@ if importlib.util.find_spec('furo') is not None:
 else:  # Sphinx's built-in theme, when furo is not installed.
     html_theme = 'alabaster'
 html_static_path: list = []
+
+
+def _rst(text: str) -> str:
+    # A help text as reStructuredText: options as inline literals, the rest
+    # with its markup characters escaped.
+    parts = re.split(r'(--[a-z][a-z0-9-]*)', text)
+    return ''.join(f'``{part}``' if i % 2 else
+                   re.sub(r'([\\*`|_])', r'\\\1', part)
+                   for i, part in enumerate(parts))
+
+
+def _help(field: dataclasses.Field) -> str:
+    # The command's help points below, to the epilog that --help prints.
+    return field.metadata['help'].replace('; the list is below', '')
+
+
+def document_fields(app, what, name, obj, options, lines) -> None:
+    r"""Lists the fields of a dataclass whose fields carry a ``help`` text
+    (:class:`pyg_gas.train.TrainConfig`) as its parameters, each with its
+    ``pyg-gas train`` option, so the reference documents every option."""
+    if what != 'class' or not dataclasses.is_dataclass(obj):
+        return
+    documented = [f for f in dataclasses.fields(obj) if 'help' in f.metadata
+                  and not any(line.startswith(f':param {f.name}:')
+                              for line in lines)]
+    if not documented:
+        return
+    lines.append('')
+    for f in documented:
+        option = '--' + f.name.replace('_', '-')
+        if 'bool' in str(f.type):
+            option += f'``/``--no-{option[2:]}'
+        lines.append(f':param {f.name}: {_rst(_help(f))} '
+                     f'(``{option}``)')
+    lines.append('')
+
+
+def setup(app) -> None:
+    app.connect('autodoc-process-docstring', document_fields)
