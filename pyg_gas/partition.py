@@ -398,6 +398,11 @@ def permute(data: Data, perm: Tensor) -> Data:
     :func:`~pyg_gas.graph.check_graph_attr`): it is most likely a node-level
     attribute of the wrong length, which would be left unpermuted.
 
+    The result remembers :obj:`perm`, the original id of each of its nodes
+    (see :func:`original_ids`), outside of its node attributes, so that
+    loaders do not slice it into batches; permuting it again composes the
+    permutations.
+
     Args:
         data (Data): The graph.
         perm (torch.Tensor): A permutation of :obj:`[0, num_nodes)`, as
@@ -437,7 +442,34 @@ def permute(data: Data, perm: Tensor) -> Data:
             out[key] = value.index_select(dim, perm.to(value.device))
         elif key != 'num_nodes' and not data.is_edge_attr(key):
             check_graph_attr(data, key, value)  # Not a short node attr.
+    before = original_ids(data)
+    out.__dict__[_ORIGINAL_IDS] = perm if before is None else before[
+        perm.to(before.device)]
     return out
+
+
+#: Where :func:`permute` records the original node ids: in the
+#: :class:`Data` object's own dictionary, which :func:`copy.copy` (and so
+#: most transforms) keeps, and not in its storage, whose tensors of
+#: :obj:`num_nodes` rows PyG takes for node attributes.
+_ORIGINAL_IDS = '_pyg_gas_original_ids'
+
+
+def original_ids(data: Any) -> Optional[Tensor]:
+    r"""The original id of every node of a clustered graph: :obj:`perm` of
+    :func:`permute` (composed over repeated calls), or the :obj:`perm`
+    array of a prepared :class:`~pyg_gas.storage.DiskDataset`. Entry
+    :obj:`i` is the id, in the graph before it was reordered, of node
+    :obj:`i`. Returns :obj:`None` for a graph that records none (e.g. one
+    never permuted, or a copy built from scratch).
+
+    Args:
+        data (Data or DiskDataset): The graph.
+    """
+    if isinstance(data, Data):
+        return data.__dict__.get(_ORIGINAL_IDS)
+    perm = getattr(data, 'perm', None)  # A prepared dataset.
+    return perm if isinstance(perm, Tensor) else None
 
 
 def _permute_sparse_rows(value: Any, perm: Tensor) -> Any:

@@ -24,6 +24,7 @@ from pyg_gas.history import (
 from pyg_gas.history_io import AsyncHistoryIO, HistoryPrefetcher
 from pyg_gas.loader.ladies import LADIESSampler
 from pyg_gas.nn.functional import push_and_pull_rows
+from pyg_gas.partition import original_ids
 from pyg_gas.typing import Adj, OptTensor
 
 #: What overlaps the history I/O of GAS mini-batches with compute: the CUDA
@@ -460,7 +461,8 @@ class ScalableGNN(Module):
     @torch.no_grad()
     def inference(self, loader: Any, progress: bool = False,
                   sync: Optional[Callable[[History], Any]] = None,
-                  out: OptTensor = None) -> Tensor:
+                  out: OptTensor = None,
+                  original_order: Union[bool, Tensor] = False) -> Tensor:
         r"""Computes the output for every node, layer by layer over the
         mini-batches of :obj:`loader` (an
         :class:`~pyg_gas.EvalSubgraphLoader`), filling the histories as it
@@ -496,6 +498,15 @@ class ScalableGNN(Module):
                 :func:`~pyg_gas.history.disk_tensor`) when the output of
                 the whole graph does not fit in memory. The rows of a batch
                 of clusters are written as ranges. (default: :obj:`None`)
+            original_order (bool or torch.Tensor, optional): Returns the
+                rows in the node order of the graph before it was clustered
+                by :func:`~pyg_gas.permute`: row :obj:`perm[i]` of the
+                output is node :obj:`i` of the loader's graph. :obj:`True`
+                takes :obj:`perm` from the loader's graph (see
+                :func:`~pyg_gas.partition.original_ids`: a graph returned
+                by :func:`~pyg_gas.permute`, or a prepared dataset); a tensor
+                is :obj:`perm` itself. The histories stay in the loader's
+                order. (default: :obj:`False`)
 
         Returns:
             The output of shape :obj:`[num_nodes, out_channels]`, on the
@@ -504,6 +515,7 @@ class ScalableGNN(Module):
         device, dtype = self._device(), self._dtype()
         partial = sync is not None
         self._check_loader(loader, partial)
+        perm = self._original_order(loader, original_order)
         seen = torch.zeros(self.num_nodes, dtype=torch.bool)  # Layer 0's.
         num_rows = 0
         self.synchronize_histories()
@@ -527,13 +539,16 @@ class ScalableGNN(Module):
                         self.histories[i].push(h, offset=batch.offset,
                                                count=batch.count)
                     elif given:
-                        _write_rows(out, h, batch)
+                        _write_rows(out, h, batch, perm)
                     else:
                         if out is None:  # Rows left to 'sync' are nan.
                             out = h.new_full((self.num_nodes, h.size(-1)),
                                              float('nan')) if partial else \
                                 h.new_empty(self.num_nodes, h.size(-1))
-                        out[batch.n_id[:bs].to(device)] = h
+                        rows = batch.n_id[:bs]
+                        if perm is not None:
+                            rows = perm[rows.to(perm.device)]
+                        out[rows.to(device)] = h
                     if i == 0:
                         seen[batch.n_id[:bs].cpu()] = True
                         num_rows += bs
@@ -548,11 +563,41 @@ class ScalableGNN(Module):
         assert out is not None
         return out
 
+    def _original_order(self, loader: Any,
+                        original_order: Union[bool, Tensor]
+                        ) -> Optional[Tensor]:
+        # The 'perm' of inference(original_order=...), checked, or None.
+        if original_order is False:
+            return None
+        if original_order is True:
+            perm = original_ids(getattr(loader, 'data', None))
+            if perm is None:
+                raise ValueError(
+                    f"original_order=True needs a loader whose graph "
+                    f"records its original node ids (a graph returned by "
+                    f"'permute', or a prepared dataset), but "
+                    f"'{type(loader).__name__}' has none: pass "
+                    f"original_order=perm")
+        elif isinstance(original_order, Tensor):
+            perm = original_order
+        else:
+            raise TypeError(f"'original_order' must be a bool or the "
+                            f"permutation tensor 'perm' (got "
+                            f"{type(original_order).__name__})")
+        if (perm.dim() != 1 or perm.numel() != self.num_nodes
+                or perm.dtype != torch.long):
+            raise ValueError(f"'original_order' must be a permutation of "
+                             f"[0, {self.num_nodes}) of type torch.long "
+                             f"(got dtype {perm.dtype} and shape "
+                             f"{list(perm.shape)})")
+        return perm
+
     def _inference_layer(self, i: int, batch: Any, device: torch.device,
-                         dtype: torch.dtype) -> Tensor:
+                         dtype: torch.dtype, x: OptTensor = None) -> Tensor:
         # Layer 'i' of 'inference' for the batch rows of 'batch': the
         # features are its input in layer 0, the complete history of the
-        # previous layer in the others.
+        # previous layer in the others (or 'x', rows of a saved history
+        # for the rows 'batch.n_id').
         adj_t = self._cast_adj(batch.adj_t.to(device))
         state: Dict[str, Any] = {}
         if i == 0 or self.needs_state:
@@ -561,7 +606,9 @@ class ScalableGNN(Module):
             state = self.init_state(feat)
         if batch.get('edge_attr') is not None:
             state['edge_attr'] = batch.edge_attr.to(device)
-        if i == 0:
+        if x is not None:
+            x = x.to(device, dtype)  # [B + H, C]
+        elif i == 0:
             x = feat  # [B + H, F]
         else:
             x = self.histories[i - 1].pull(batch.n_id.to(device),
@@ -620,14 +667,20 @@ class ScalableGNN(Module):
         return f'num_nodes={self.num_nodes}, num_layers={self.num_layers}'
 
 
-def _write_rows(out: Tensor, h: Tensor, batch: Any) -> None:
+def _write_rows(out: Tensor, h: Tensor, batch: Any,
+                perm: OptTensor = None) -> None:
     # The output rows of a batch into 'out': range by range where the
-    # batch tells its clusters' ranges, row by row otherwise.
+    # batch tells its clusters' ranges, row by row otherwise (and in the
+    # original order, through 'perm').
     if h.size(-1) != out.size(-1):
         raise ValueError(f"'out' has {out.size(-1)} columns, but the model "
                          f"outputs {h.size(-1)}")
     h = h.to(out.device, out.dtype)
     offset, count = batch.get('offset'), batch.get('count')
+    if perm is not None:
+        rows = perm[batch.n_id[:batch.batch_size].to(perm.device)]
+        out[rows.to(out.device)] = h
+        return
     if offset is None or count is None:
         out[batch.n_id[:batch.batch_size].to(out.device)] = h
         return

@@ -38,7 +38,8 @@ from pyg_gas.train.build import (
 )
 from pyg_gas.train.config import TrainConfig, resolve
 from pyg_gas.train.loop import MASKS, Engine, Reducer, fit, peak_memory_bytes
-from pyg_gas.train.task import Task, task_of
+from pyg_gas.train.saved import GraphSizes, degree_histogram, save
+from pyg_gas.train.task import MultiLabelTask, Task, task_of
 
 
 class Collective(Reducer):
@@ -82,6 +83,12 @@ def _check(config: TrainConfig) -> None:
     if config.loader != 'gas':
         raise ValueError(f"Distributed training runs the 'gas' loader "
                          f"(got '{config.loader}')")
+    if config.save_histories:
+        raise ValueError("'save_histories' is for runs of one process: the "
+                         "ranks of a distributed run hold the history rows "
+                         "of their own shards only. Save without it "
+                         "(--save DIR alone): the saved model computes its "
+                         "histories when it predicts")
 
 
 def _resident_bytes() -> int:
@@ -113,7 +120,20 @@ def _shard_prepared(config: TrainConfig, rank: int, world_size: int,
     shard = shard_graph(data, data.ptr, rank, world_size)
     seed_everything(config.seed)  # Rank 0's parameters start all.
     model = build_model(config, data, num_nodes=shard.num_nodes)
+    info['saved'] = _what_to_save(config, data, data.perm, data.ptr)
     return shard, model, info
+
+
+def _what_to_save(config: TrainConfig, data: Any, perm: Tensor,
+                  ptr: Tensor) -> Optional[Dict[str, Any]]:
+    # What rank 0 saves with the weights (see 'pyg_gas.train.saved.save'):
+    # the partition and the sizes of the whole graph.
+    if config.save is None or dist.get_rank() != 0:
+        return None
+    sizes = GraphSizes(int(data.num_nodes), int(data.num_features),
+                       int(data.num_classes))
+    return dict(graph=sizes, perm=perm.clone(), ptr=ptr.clone(),
+                deg=degree_histogram(config, data))
 
 
 def _partition(config: TrainConfig, rank: int,
@@ -152,6 +172,7 @@ def _shard(config: TrainConfig, rank: int, world_size: int,
             shard = shard_graph(data, ptr, rank, world_size)
             seed_everything(config.seed)  # Rank 0's parameters start all.
             model = build_model(config, data, num_nodes=shard.num_nodes)
+            info['saved'] = _what_to_save(config, data, perm, ptr)
             del data, perm  # Every rank keeps its shard only.
             gc.collect()
         dist.barrier()
@@ -256,6 +277,19 @@ def prepare_distributed(config: TrainConfig, device: torch.device) -> Engine:
         hist.emb.zero_()
     meter.resident_before = _resident_bytes()
     num_owned = shard.num_owned
+    saved = info.pop('saved')
+    task = task_of(shard.data.y)
+
+    def final_stats() -> Dict[str, Any]:
+        stats = meter.final()
+        if saved is not None:  # Rank 0: the weights are every rank's.
+            save(config.save, model, config, saved['graph'], saved['perm'],
+                 saved['ptr'], deg=saved['deg'],
+                 multilabel=isinstance(task, MultiLabelTask))
+        if config.save is not None:
+            stats['saved'] = config.save
+        return stats
+
     return Engine(
         model=model, module=gas, device=device, loader=loader,
         forward=LOADERS['gas'].forward,
@@ -265,9 +299,9 @@ def prepare_distributed(config: TrainConfig, device: torch.device) -> Engine:
         save=lambda path, optimizer, values: save_checkpoint(
             path, gas, optimizer, **values),
         load=meter.load,
-        reducer=reducer, task=task_of(shard.data.y),
+        reducer=reducer, task=task,
         tracks_staleness=len(model.histories) > 0, info=info,
-        epoch_stats=meter.after_epoch, final_stats=meter.final)
+        epoch_stats=meter.after_epoch, final_stats=final_stats)
 
 
 def run_distributed(config: TrainConfig) -> Dict[str, Any]:

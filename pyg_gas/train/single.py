@@ -1,15 +1,20 @@
 r"""Training in one process: :func:`run`, the entry point of
 ``pyg-gas train``, which hands distributed runs to
 :mod:`pyg_gas.train.distributed`."""
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
+from torch import Tensor
 from torch_geometric import seed_everything
 
 from pyg_gas.checkpoint import read_checkpoint, write_checkpoint
 from pyg_gas.distributed.launch import in_launched_process
+from pyg_gas.loader import EvalSubgraphLoader
+from pyg_gas.partition import original_ids
 from pyg_gas.train.build import (
     LOADERS,
+    PARTITIONED,
+    Loaders,
     build_model,
     load_graph,
     select_device,
@@ -18,7 +23,13 @@ from pyg_gas.train.build import (
 from pyg_gas.train.config import TrainConfig, resolve
 from pyg_gas.train.distributed import launch
 from pyg_gas.train.loop import MASKS, Engine, fit, peak_memory_bytes
-from pyg_gas.train.task import task_of
+from pyg_gas.train.saved import (
+    check_save_dir,
+    degree_histogram,
+    inference_ranges,
+    save,
+)
+from pyg_gas.train.task import MultiLabelTask, task_of
 
 
 def _generators(loader: Any) -> List[torch.Generator]:
@@ -33,11 +44,53 @@ def _generators(loader: Any) -> List[torch.Generator]:
     return found
 
 
+def _saver(config: TrainConfig, model: Any, loaders: Loaders,
+           deg: Optional[Tensor]) -> Callable[[], Dict[str, Any]]:
+    # Saves the trained model into 'config.save' (see
+    # 'pyg_gas.train.saved.save'), at the end of 'fit'.
+    def final() -> Dict[str, Any]:
+        data = loaders.data
+        if config.loader in PARTITIONED:
+            ptr = loaders.train.ptr
+            perm = original_ids(data)
+            assert perm is not None  # Clustered by 'permute', or prepared.
+            batch_size = min(config.batch_size, config.num_parts)
+            loader = EvalSubgraphLoader(data, ptr, batch_size=batch_size,
+                                        collater=loaders.train.collater)
+        else:  # The graph in its own order.
+            perm = ptr = None
+            loader = EvalSubgraphLoader(
+                data, inference_ranges(data.num_nodes, config.eval_parts))
+        save(config.save, model, config, data, perm, ptr,
+             loader=loader, histories=config.save_histories, deg=deg,
+             multilabel=isinstance(task_of(data.y), MultiLabelTask))
+        return dict(saved=config.save)
+
+    return final
+
+
+def check_save(config: TrainConfig) -> None:
+    r"""Checks, before any work, the :obj:`save` options of :obj:`config`:
+    :obj:`save_histories` needs :obj:`save`, whose directory must be new,
+    empty or an earlier saved model (see
+    :func:`~pyg_gas.train.saved.check_save_dir`)."""
+    if config.save_histories and config.save is None:
+        raise ValueError("'save_histories' saves the histories with the "
+                         "model: pass 'save' (--save DIR) too")
+    if config.save is not None:
+        check_save_dir(config.save)
+
+
 def prepare(config: TrainConfig, device: torch.device) -> Engine:
     r"""Loads the graph of :obj:`config`, builds its model and loaders, and
-    returns what :func:`~pyg_gas.train.loop.fit` trains in this process."""
+    returns what :func:`~pyg_gas.train.loop.fit` trains in this process.
+    With :obj:`config.save`, the trained model is saved at the end of
+    :func:`~pyg_gas.train.loop.fit` (see :func:`pyg_gas.train.saved.save`),
+    with its histories refreshed by a final exact inference if
+    :obj:`config.save_histories` is set."""
     data = load_graph(config)
     model = build_model(config, data)
+    deg = degree_histogram(config, data) if config.save else None
     data = transform_graph(model, data, log=config.progress)
     num_edges = int(data.num_edges)
     entry = LOADERS[config.loader]
@@ -64,7 +117,9 @@ def prepare(config: TrainConfig, device: torch.device) -> Engine:
         task=task_of(data.y),
         tracks_staleness=entry.tracks_staleness and len(model.histories) > 0,
         info=dict(num_nodes=int(data.num_nodes), num_edges=num_edges,
-                  partition_time_s=loaders.partition_time_s))
+                  partition_time_s=loaders.partition_time_s),
+        final_stats=(None if config.save is None else
+                     _saver(config, model, loaders, deg)))
 
 
 def run(config: TrainConfig) -> Dict[str, Any]:
@@ -78,8 +133,13 @@ def run(config: TrainConfig) -> Dict[str, Any]:
     memory, the sizes of the graph and the model, the per-epoch
     :obj:`curve` (loss, accuracies where evaluated, epoch time, halo
     staleness), the resolved configuration and the package versions.
+
+    With :obj:`config.save`, the trained model is saved into that directory
+    for :func:`pyg_gas.train.saved.load` and ``pyg-gas predict`` (the
+    result's :obj:`saved` field names it).
     """
     config = resolve(config)
+    check_save(config)
     if config.nproc > 1 or in_launched_process():
         return launch(config)
     device = select_device(config.device)
