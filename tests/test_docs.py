@@ -12,7 +12,7 @@ DOCUMENTED = {
     'api/pyg_gas': [
         'pyg_gas.History', 'pyg_gas.ScalableGNN', 'pyg_gas.GASConv',
         'pyg_gas.SubgraphData', 'pyg_gas.metis', 'pyg_gas.permute',
-        'pyg_gas.stream_partition',
+        'pyg_gas.stream_partition', 'pyg_gas.load',
     ],
     'api/loader': [
         'pyg_gas.loader.SubgraphLoader', 'pyg_gas.loader.EvalSubgraphLoader',
@@ -24,7 +24,8 @@ DOCUMENTED = {
     'api/storage': ['pyg_gas.storage.prepare', 'pyg_gas.storage.DiskDataset'],
     'api/distributed': ['pyg_gas.distributed.DistributedGAS',
                         'pyg_gas.distributed.shard_graph'],
-    'api/train': ['pyg_gas.train.TrainConfig', 'pyg_gas.train.run'],
+    'api/train': ['pyg_gas.train.TrainConfig', 'pyg_gas.train.run',
+                  'pyg_gas.train.saved.TrainedModel'],
 }
 GUIDES = ['guide', 'models', 'ladies', 'distributed', 'out_of_core',
           'after_training']
