@@ -322,3 +322,16 @@ def test_plot_arguments_and_handler(capsys, monkeypatch):
     assert main(['plot', 'a.json', '--out', 'c.png']) == 2
     assert capsys.readouterr().err == ("pyg-gas: error: 'pyg-gas plot' "
                                        "requires the 'matplotlib' package\n")
+
+
+def test_help_shows_the_presets_of_the_config_file(tmp_path):
+    file = tmp_path / 'run.yaml'
+    file.write_text('dataset: citeseer\nmodel: appnp\n')
+    for argv, where in ((['--config', str(file)], 'citeseer/appnp'),
+                        (['--config', str(file), '--model', 'gat'],
+                         'citeseer/gat')):
+        train = _subparsers(build_parser(['train'] + argv))['train']
+        epochs = next(a for a in train._actions if a.dest == 'epochs')
+        dataset, model = where.split('/')
+        value = PRESETS[dataset][model]['epochs']
+        assert epochs.help == f'training epochs (preset for {where}: {value})'
