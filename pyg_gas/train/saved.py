@@ -496,18 +496,20 @@ class TrainedModel:
         # rows for embeddings; the last layer over the inference batches
         # that hold them otherwise (every other layer's rows, halo
         # included, come from the histories).
-        assert self.histories is not None and self.ptr is not None
-        assert self.perm is not None
+        assert self.histories is not None
         model, dtype = self.model, self.model._dtype()
-        inv = torch.empty_like(self.perm)
-        inv[self.perm] = torch.arange(self.perm.numel())
-        rows = inv[nodes]  # [K], in cluster order
+        rows = nodes  # [K], in the order of the histories
+        if self.perm is not None:
+            inv = torch.empty_like(self.perm)
+            inv[self.perm] = torch.arange(self.perm.numel())
+            rows = inv[nodes]
         last = self.histories[-1]
         if embed:
             return last[rows].to(self.device, dtype)  # [K, C]
-        batch_size = self.meta['partition']['batch_size']
-        num_parts = self.ptr.numel() - 1
-        groups = torch.bucketize(rows, self.ptr[1:], right=True) // batch_size
+        loader = self._saved_graph_of().loader
+        batch_size, ptr = loader.cluster_batch_size, loader.ptr
+        num_parts = ptr.numel() - 1
+        groups = torch.bucketize(rows, ptr[1:], right=True) // batch_size
         collater = self._collater()
         out: Optional[Tensor] = None
         model.eval()

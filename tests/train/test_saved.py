@@ -159,6 +159,9 @@ def test_grown_graph(trained, loaded, cora):
     assert _accuracy(out, cora, cora.test_mask & old) > 0.6
     nodes = torch.tensor([2700, 3])
     assert torch.equal(loaded.predict(data=cora, nodes=nodes), out[nodes])
+    # The training graph itself, given: clustered by the saved partition.
+    assert torch.equal(loaded.predict(data=trained['small']),
+                       loaded.predict())
 
 
 def test_predict_to_file(loaded, trained, tmp_path):
@@ -272,10 +275,11 @@ def test_interrupted_or_edited_save(trained, tmp_path):
 
 def test_run_with_save_full_loader(tmp_path, cora):
     # 'save' through 'run': a full-batch model keeps the graph's order and
-    # saves no partition.
+    # saves no partition; its histories cover the whole graph.
     path = str(tmp_path / 'full')
     result = run(TrainConfig(dataset='cora', loader='full', epochs=2,
-                             progress=False, device='cpu', save=path))
+                             progress=False, device='cpu', save=path,
+                             save_histories=True))
     trained = load(path)
     assert trained.perm is None and trained.ptr is None
     out = trained.predict()
@@ -283,6 +287,7 @@ def test_run_with_save_full_loader(tmp_path, cora):
         result['curve']['test_acc'][-1], abs=1e-12)
     nodes = torch.tensor([8, 3])
     assert torch.equal(trained.predict(nodes=nodes), out[nodes])
+    assert torch.equal(trained.embed(nodes=nodes), trained.embed()[nodes])
 
 
 def test_inference_original_order(norm_cora):
