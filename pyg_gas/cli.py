@@ -300,11 +300,12 @@ def add_predict_parser(sub: Any) -> None:
         formatter_class=_Formatter)
     predict.add_argument('path', metavar='DIR',
                          help='the directory of the saved model')
-    predict.add_argument('--nodes', type=node_ids, metavar='IDS',
-                         help='the nodes to predict: ids and START:END '
-                         'ranges (END excluded), comma-separated, e.g. '
-                         "'0,5,10:20', or @FILE, a text file of ids "
-                         '(default: every node)')
+    predict.add_argument('--nodes', metavar='IDS',
+                         help="the nodes to predict: comma-separated ids "
+                         "(e.g. '0,5,9'), or a .txt (one id per line), .npy "
+                         "or .pt file of them, read by "
+                         "pyg_gas.train.saved.parse_nodes (default: every "
+                         "node, in order)")
     predict.add_argument('--out', required=True, metavar='FILE',
                          help='the file to write the predictions to')
     predict.add_argument('--embeddings', action=argparse.BooleanOptionalAction,
@@ -335,38 +336,6 @@ def add_plot_parser(sub: Any) -> None:
     plot.add_argument('--out', required=True, metavar='FILE',
                       help='the image to write, e.g. curves.png (its '
                       'extension picks the format)')
-
-
-def node_ids(text: str) -> List[int]:
-    r"""The node ids of ``pyg-gas predict --nodes``: ids and
-    :obj:`START:END` ranges (:obj:`END` excluded), separated by commas or
-    white space, e.g. :obj:`'0,5,10:20'`, or :obj:`'@FILE'` for a text file
-    of them."""
-    source = text
-    if text.startswith('@'):
-        try:
-            with open(text[1:]) as f:
-                text = f.read()
-        except OSError as e:
-            raise argparse.ArgumentTypeError(
-                f"can not read '{text[1:]}' ({e.strerror})") from None
-    ids: List[int] = []
-    for part in text.replace(',', ' ').split():
-        try:
-            if ':' in part:
-                start, end = (int(v) for v in part.split(':'))
-                ids.extend(range(start, end))
-            else:
-                ids.append(int(part))
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected node ids and START:END ranges, e.g. '0,5,10:20' "
-                f"(got '{part}' in '{source}')") from None
-    if not ids or min(ids) < 0:
-        raise argparse.ArgumentTypeError(
-            f"expected at least one node id, none negative (got "
-            f"'{source}')")
-    return ids
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -474,13 +443,9 @@ def predict_command(args: argparse.Namespace) -> int:
     r"""Runs ``pyg-gas predict`` through
     :func:`pyg_gas.train.saved.predict_to_file` and prints what it returns
     as one JSON line."""
-    import torch
-
     from pyg_gas.train.saved import predict_to_file
 
-    nodes = None if args.nodes is None else torch.tensor(args.nodes,
-                                                         dtype=torch.long)
-    info = predict_to_file(args.path, args.out, nodes=nodes,
+    info = predict_to_file(args.path, args.out, nodes=args.nodes,
                            embeddings=args.embeddings, device=args.device,
                            root=args.root, data_dir=args.data_dir)
     print(json.dumps(info))

@@ -9,11 +9,10 @@ import types
 from dataclasses import asdict, fields
 
 import pytest
-import torch
 import yaml
 
 import pyg_gas
-from pyg_gas.cli import Switch, build_parser, main, node_ids
+from pyg_gas.cli import Switch, build_parser, main
 from pyg_gas.train import TrainConfig, resolve
 from pyg_gas.train.options import read_config
 from pyg_gas.train.presets import DEFAULTS, PRESETS
@@ -199,9 +198,6 @@ def test_switches():
      "argument --no-residual: takes no value (got 'true')"),
     (['train', '--residual', 'maybe'],
      "argument --residual: expected true or false (got 'maybe')"),
-    (['predict', 'dir', '--out', 'f', '--nodes', '1,x'],
-     "expected node ids and START:END ranges, e.g. '0,5,10:20' (got 'x' "
-     "in '1,x')"),
     (['predict', 'dir'], 'the following arguments are required: --out'),
     (['plot', '--out', 'a.png'],
      'the following arguments are required: RUN.json'),
@@ -275,11 +271,7 @@ def test_bad_config_files(tmp_path, capsys):
     assert 'No such file' in capsys.readouterr().err
 
 
-def test_predict_arguments_and_handler(tmp_path, capsys, monkeypatch):
-    ids = tmp_path / 'ids.txt'
-    ids.write_text('3\n1, 4\n')
-    assert node_ids('0,5,10:13') == [0, 5, 10, 11, 12]
-    assert node_ids(f'@{ids}') == [3, 1, 4]
+def test_predict_arguments_and_handler(capsys, monkeypatch):
     calls = []
 
     def predict_to_file(path, out, nodes=None, embeddings=False,
@@ -287,19 +279,18 @@ def test_predict_arguments_and_handler(tmp_path, capsys, monkeypatch):
         calls.append(dict(path=path, out=out, nodes=nodes,
                           embeddings=embeddings, device=device, root=root,
                           data_dir=data_dir))
-        return dict(out=out, num_nodes=len(nodes))
+        return dict(out=out, num_nodes=len(nodes.split(',')))
 
     module = types.ModuleType('pyg_gas.train.saved')
     module.predict_to_file = predict_to_file
     monkeypatch.setitem(sys.modules, 'pyg_gas.train.saved', module)
-    assert main(['predict', 'model', '--nodes', '2,0:2', '--out', 'p.csv',
+    assert main(['predict', 'model', '--nodes', '2,0,1', '--out', 'p.csv',
                  '--embeddings', '--device', 'cuda', '--root', 'r',
                  '--data-dir', 'd']) == 0
     assert json.loads(capsys.readouterr().out) == dict(out='p.csv',
                                                        num_nodes=3)
-    nodes = calls[0].pop('nodes')
-    assert nodes.dtype == torch.long and nodes.tolist() == [2, 0, 1]
-    assert calls[0] == dict(path='model', out='p.csv', embeddings=True,
+    assert calls[0] == dict(path='model', out='p.csv', nodes='2,0,1',
+                            embeddings=True,
                             device='cuda', root='r', data_dir='d')
     args = build_parser().parse_args(['predict', 'model', '--out', 'p.pt'])
     assert (args.nodes, args.embeddings, args.device, args.root,
@@ -335,3 +326,12 @@ def test_help_shows_the_presets_of_the_config_file(tmp_path):
         dataset, model = where.split('/')
         value = PRESETS[dataset][model]['epochs']
         assert epochs.help == f'training epochs (preset for {where}: {value})'
+
+
+def test_predict_reports_errors_of_the_saved_module(tmp_path, capsys):
+    pytest.importorskip('pyg_gas.train.saved')
+    out = str(tmp_path / 'p.txt')
+    assert main(['predict', str(tmp_path), '--out', out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pyg-gas: error: 'out' must end with one of ")
+    assert err.endswith(f"(got '{out}')\n")
