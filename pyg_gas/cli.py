@@ -67,7 +67,7 @@ class Switch(argparse.BooleanOptionalAction):
     def __init__(self, option_strings: Sequence[str], dest: str,
                  default: Any = None, help: Optional[str] = None) -> None:
         super().__init__(option_strings, dest, default=default, help=help)
-        self.help = help  # Without the default that Python 3.9 appends.
+        self.help = help  # Without the default some Pythons append.
         self.nargs = '?'
         self.metavar = 'BOOL'
 
