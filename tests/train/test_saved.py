@@ -346,3 +346,42 @@ def test_distributed_save(tmp_path, cora):
         run(TrainConfig(dataset='cora', loader='gas', epochs=1, nproc=2,
                         progress=False, device='cpu', save=path,
                         save_histories=True))
+
+
+def test_cli_predict(trained, loaded, tmp_path, capsys):
+    # 'pyg-gas predict' hands its options to predict_to_file:
+    from pyg_gas.cli import main
+    out = str(tmp_path / 'cli.pt')
+    assert main(['predict', trained['path'], '--out', out,
+                 '--nodes', '4,1']) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info == dict(out=out, num_nodes=2, shape=[2, 7], kind='logits')
+    saved = torch.load(out, weights_only=True)
+    assert torch.equal(saved['logits'], loaded.predict(nodes=[4, 1]))
+
+
+@pytest.mark.slow
+def test_prepared_dataset(tmp_path, cora):
+    # A model trained from a prepared dataset reloads it, with its
+    # partition, and predicts subsets from its histories.
+    from pyg_gas.storage import prepare as prepare_dataset
+    data_dir, path = str(tmp_path / 'prepared'), str(tmp_path / 'model')
+    prepare_dataset(cora, data_dir, num_parts=20, name='cora',
+                    normalize_features=True, log=False)
+    result = run(TrainConfig(data_dir=data_dir, loader='gas', epochs=2,
+                             progress=False, device='cpu', save=path,
+                             save_histories=True))
+    trained = load(path)
+    out = trained.predict()
+    assert _accuracy(out, cora, cora.test_mask) == pytest.approx(
+        result['curve']['test_acc'][-1], abs=1e-12)
+    nodes = torch.tensor([3, 2700, 100])
+    assert torch.equal(trained.predict(nodes=nodes), out[nodes])
+    other = str(tmp_path / 'other')  # Prepared with another partition:
+    perm = torch.randperm(cora.num_nodes, generator=torch.Generator(
+    ).manual_seed(0))
+    ptr = torch.linspace(0, cora.num_nodes, 21).round().long()
+    prepare_dataset(cora, other, perm=perm, ptr=ptr, name='cora',
+                    normalize_features=True, log=False)
+    with pytest.raises(ValueError, match='partitioned otherwise'):
+        load(path, data_dir=other).predict()
