@@ -6,7 +6,16 @@ the model the batches go through (a :class:`~pyg_gas.ScalableGNN`, or a
 :class:`~pyg_gas.distributed.DistributedGAS` that exchanges halos), the
 loaders of the process' part of the graph, its checkpoint functions, and a
 :class:`Reducer` that sums the loss and the statistics over the
-processes."""
+processes.
+
+On rank 0, :func:`fit` reports the run: a :obj:`tqdm` bar on stderr when
+stderr is a terminal, PyG's log line
+(:obj:`Epoch: 010, Loss: 0.1234, Val: 0.8000, Test: 0.8100`) on stderr
+every :obj:`config.log_every` epochs unless :obj:`config.quiet`, and, with
+:obj:`config.tensorboard`, TensorBoard scalars of every epoch."""
+import contextlib
+import importlib.util
+import io
 import math
 import resource
 import statistics
@@ -17,6 +26,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import torch
 import torch_geometric
+import torch_geometric.logging
 from torch import Tensor
 from tqdm import tqdm
 
@@ -235,7 +245,7 @@ def _start(config: TrainConfig, engine: Engine,
     if saved_lr != config.lr:
         for group in optimizer.param_groups:
             group['lr'] = config.lr
-        if config.progress and engine.reducer.rank == 0:
+        if not config.quiet and engine.reducer.rank == 0:
             print(f"Resuming from epoch {state['epoch']} with 'lr' "
                   f"{config.lr} (was {saved_lr})", file=sys.stderr)
     state['config'] = config_fields(config)
@@ -261,6 +271,55 @@ def _record(state: Dict[str, Any], epoch: int, loss: float,
     state['epoch'] = epoch
 
 
+def log_line(**values: Any) -> None:
+    r"""Writes PyG's log line of :obj:`values` to stderr, e.g.
+    :obj:`log_line(Epoch=1, Loss=0.1234)` writes
+    :obj:`Epoch: 001, Loss: 0.1234` (integers as three digits, floats with
+    four decimals, by :func:`torch_geometric.logging.log`, which also
+    sends the values to Weights & Biases once
+    :func:`torch_geometric.logging.init_wandb` has started a run). The line
+    goes through :meth:`tqdm.write`, so that a live bar is redrawn below it
+    instead of being broken."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):  # PyG's log prints to stdout.
+        torch_geometric.logging.log(**values)
+    tqdm.write(buffer.getvalue().rstrip('\n'), file=sys.stderr)
+
+
+def _tensorboard(config: TrainConfig, rank: int,
+                 first_epoch: int) -> Optional[Any]:
+    # The TensorBoard writer of rank 0 for '--tensorboard', or None. Every
+    # rank checks the package, so that all fail alike before training. A
+    # resumed run drops the events written after its checkpoint's epoch.
+    if config.tensorboard is None:
+        return None
+    if importlib.util.find_spec('tensorboard') is None:
+        raise ImportError("'tensorboard' requires the 'tensorboard' package. "
+                          "Install it with `pip install tensorboard`.")
+    if rank != 0:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+    return SummaryWriter(config.tensorboard,
+                         purge_step=first_epoch if first_epoch > 1 else None)
+
+
+def _write_scalars(writer: Any, metric: str, epoch: int, loss: float,
+                   staleness: Optional[float], seconds: float,
+                   accs: Optional[List[float]],
+                   eval_seconds: Optional[float]) -> None:
+    # One epoch's TensorBoard scalars, by epoch; an epoch that was not
+    # evaluated has no accuracies.
+    values: Dict[str, Optional[float]] = {
+        'loss/train': loss, 'time/epoch_s': seconds,
+        'time/eval_s': eval_seconds, 'staleness/halo_steps': staleness}
+    if accs is not None:
+        values.update({f'{metric}/{split}': value for split, value
+                       in zip(('train', 'val', 'test'), accs)})
+    for tag, value in values.items():
+        if value is not None:
+            writer.add_scalar(tag, value, epoch)
+
+
 def fit(config: TrainConfig, engine: Engine) -> Dict[str, Any]:
     r"""Trains :obj:`engine` for :obj:`config.epochs` epochs, evaluating
     every :obj:`config.eval_every` epochs and keeping the epoch of the best
@@ -272,37 +331,48 @@ def fit(config: TrainConfig, engine: Engine) -> Dict[str, Any]:
         model.param_groups(config.weight_decay, config.nonreg_weight_decay),
         lr=config.lr)
     state = _start(config, engine, optimizer)
-    progress = config.progress and reducer.rank == 0
+    writer = _tensorboard(config, reducer.rank, state['epoch'] + 1)
+    lead = reducer.rank == 0
     name = config.loader + (f' x{reducer.world_size}'
                             if reducer.world_size > 1 else '')
+    # disable=None: no bar when stderr is not a terminal (a file, a pipe),
+    # where its refreshes would only pile up as '\r' lines.
     bar = tqdm(range(state['epoch'] + 1, config.epochs + 1),
-               disable=not progress, desc=f'{config.model}/{name}',
-               file=sys.stderr)
-    for epoch in bar:
-        t, io_start = time.perf_counter(), read_bytes()
-        loss, staleness = train_epoch(engine, optimizer, epoch,
-                                      config.grad_norm)
-        if engine.device.type == 'cuda':
-            torch.cuda.synchronize(engine.device)
-        seconds = time.perf_counter() - t
-        io_bytes = read_bytes() - io_start
-        if engine.epoch_stats is not None:
-            engine.epoch_stats()
-        accs, eval_seconds = None, None
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            t = time.perf_counter()
-            accs = evaluate(engine)
-            eval_seconds = time.perf_counter() - t
-            if progress and (epoch % config.log_every == 0
-                             or epoch == config.epochs):
-                bar.write(f'Epoch: {epoch:03d}, Loss: {loss:.4f}, '
-                          f'Val: {accs[1]:.4f}, Test: {accs[2]:.4f}',
-                          file=sys.stderr)
-        _record(state, epoch, loss, staleness, seconds, accs, io_bytes,
-                eval_seconds)
-        if config.checkpoint is not None:
-            engine.save(config.checkpoint, optimizer, state)
-    bar.close()
+               disable=None if config.progress and lead else True,
+               desc=f'{config.model}/{name}', file=sys.stderr)
+    try:
+        for epoch in bar:
+            t, io_start = time.perf_counter(), read_bytes()
+            loss, staleness = train_epoch(engine, optimizer, epoch,
+                                          config.grad_norm)
+            if engine.device.type == 'cuda':
+                torch.cuda.synchronize(engine.device)
+            seconds = time.perf_counter() - t
+            io_bytes = read_bytes() - io_start
+            if engine.epoch_stats is not None:
+                engine.epoch_stats()
+            accs, eval_seconds = None, None
+            if epoch % config.eval_every == 0 or epoch == config.epochs:
+                t = time.perf_counter()
+                accs = evaluate(engine)
+                eval_seconds = time.perf_counter() - t
+            if lead and not config.quiet and (epoch % config.log_every == 0
+                                              or epoch == config.epochs):
+                values = dict(Epoch=epoch, Loss=loss)
+                if accs is not None:
+                    values.update(Val=accs[1], Test=accs[2])
+                log_line(**values)
+            if writer is not None:
+                _write_scalars(writer, engine.task.metric, epoch, loss,
+                               staleness, seconds, accs, eval_seconds)
+            _record(state, epoch, loss, staleness, seconds, accs, io_bytes,
+                    eval_seconds)
+            if config.checkpoint is not None:
+                engine.save(config.checkpoint, optimizer, state)
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
     return _result(config, engine, state)
 
 
