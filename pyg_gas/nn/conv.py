@@ -14,6 +14,7 @@ from torch_geometric.nn.conv import MessagePassing
 from tqdm import tqdm
 
 from pyg_gas.checks import check_ids, check_int
+from pyg_gas.graph import build_adj_t
 from pyg_gas.history import History
 from pyg_gas.nn.functional import push_and_pull_rows
 from pyg_gas.nn.scalable import check_covered, check_loader
@@ -236,9 +237,8 @@ def _square(value: Any, batch_size: int, num_rows: int) -> Any:
     if value.layout == torch.sparse_csr:
         crow = value.crow_indices()
         crow = torch.cat([crow, crow[-1:].expand(num_rows - batch_size)])
-        return torch.sparse_csr_tensor(crow, value.col_indices(),
-                                       value.values(),
-                                       size=(num_rows, num_rows))
+        return build_adj_t(crow, value.col_indices(), value.values(),
+                           (num_rows, num_rows))
     if value.layout == torch.sparse_coo:
         return torch.sparse_coo_tensor(value._indices(), value._values(),
                                        (num_rows, num_rows))
