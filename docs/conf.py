@@ -101,5 +101,54 @@ def document_fields(app, what, name, obj, options, lines) -> None:
     lines.append('')
 
 
+def _lookup(name: str):
+    # The object a dotted name imports, or None.
+    parts = name.split('.')
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module('.'.join(parts[:i]))
+        except ImportError:
+            continue
+        try:
+            for part in parts[i:]:
+                obj = getattr(obj, part)
+        except AttributeError:
+            return None
+        return obj
+    return None
+
+
+def resolve_short_name(app, env, node, contnode):
+    r"""A docstring names a public class or function by its short name
+    (``:class:`SubgraphLoader```) or by its defining module
+    (``pyg_gas.loader.subgraph.SubgraphLoader``), while the reference
+    documents it once, under the name users import it by
+    (``pyg_gas.loader.SubgraphLoader``). Such a reference, when Sphinx could
+    not resolve it, links to the one documented object of that name (for a
+    dotted name, only if it is the same object). Other roles (``:obj:``
+    marks argument names), references outside :mod:`pyg_gas` and ambiguous
+    names stay plain."""
+    from sphinx.util.nodes import make_refnode
+
+    target = node.get('reftarget', '')
+    if (node.get('refdomain') != 'py'
+            or node.get('reftype') not in ('class', 'func', 'exc')
+            or not ('.' not in target or target.startswith('pyg_gas.'))):
+        return None
+    short = target.rsplit('.', 1)[-1]
+    objects = env.domains['py'].objects
+    matches = [name for name, entry in objects.items()  # ':canonical:'
+               if name.rsplit('.', 1)[-1] == short and not entry.aliased]
+    if len(matches) != 1:
+        return None
+    if '.' in target and (_lookup(target) is None
+                          or _lookup(target) is not _lookup(matches[0])):
+        return None
+    entry = objects[matches[0]]
+    return make_refnode(app.builder, node['refdoc'], entry.docname,
+                        entry.node_id, contnode, matches[0])
+
+
 def setup(app) -> None:
     app.connect('autodoc-process-docstring', document_fields)
+    app.connect('missing-reference', resolve_short_name)

@@ -58,6 +58,9 @@ def test_docs_build_without_warnings(tmp_path):
     html = (tmp_path / 'html' / 'api' / 'pyg_gas.html').read_text()
     assert 'num_embeddings' in html and 'Parameters' in html
     assert 'class="math' in html
+    # A docstring's short ':class:`SubgraphLoader`' links to the one page
+    # that documents it (docs/conf.py's resolve_short_name).
+    assert 'href="loader.html#pyg_gas.loader.SubgraphLoader"' in html
     # TrainConfig's fields are listed with their pyg-gas train options.
     html = (tmp_path / 'html' / 'api' / 'train.html').read_text()
     for option in ('--dataset', '--data-dir', '--history-storage'):
