@@ -25,7 +25,8 @@ DOCUMENTED = {
     'api/distributed': ['pyg_gas.distributed.DistributedGAS',
                         'pyg_gas.distributed.shard_graph'],
     'api/train': ['pyg_gas.train.TrainConfig', 'pyg_gas.train.run',
-                  'pyg_gas.train.saved.TrainedModel'],
+                  'pyg_gas.train.saved.TrainedModel',
+                  'pyg_gas.plot.plot_runs'],
 }
 GUIDES = ['guide', 'models', 'ladies', 'distributed', 'out_of_core',
           'after_training']
