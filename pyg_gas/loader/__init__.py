@@ -3,8 +3,10 @@ from pyg_gas.loader.ladies import LADIESLoader
 from pyg_gas.loader.subgraph import (
     ClusterCollater,
     ClusterLoader,
+    ClusterOrder,
     EvalSubgraphLoader,
     SubgraphLoader,
+    cluster_order,
 )
 
 __all__ = [
@@ -13,4 +15,6 @@ __all__ = [
     'SubgraphLoader',
     'EvalSubgraphLoader',
     'ClusterLoader',
+    'ClusterOrder',
+    'cluster_order',
 ]

@@ -388,8 +388,11 @@ def test_shuffle_changes_order_and_defaults(cora_cases):
 
     in_order = tuple(ptr[:-1].tolist())
     torch.manual_seed(3)
-    assert set(orders(SubgraphLoader(data, ptr))) == {in_order}  # default
-    assert any(o != in_order for o in orders(ClusterLoader(data, ptr)))
+    # Both default to shuffle=False, as PyTorch's DataLoader does:
+    assert set(orders(SubgraphLoader(data, ptr))) == {in_order}
+    assert set(orders(ClusterLoader(data, ptr))) == {in_order}
+    assert any(o != in_order
+               for o in orders(ClusterLoader(data, ptr, shuffle=True)))
     shuffled = orders(SubgraphLoader(data, ptr, shuffle=True))
     assert any(o != in_order for o in shuffled)
     assert all(sorted(o) == sorted(in_order) for o in shuffled)
