@@ -1,4 +1,4 @@
-from typing import Any, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 import torch
 from torch import Tensor
@@ -44,21 +44,38 @@ class APPNP(GASModel):
             (default: :obj:`0.0`)
         drop_input (bool, optional): Drops out the input features of the
             MLP. (default: :obj:`True`)
+        act (str or Callable, optional): The activation of the MLP's hidden
+            layer, see :class:`~pyg_gas.nn.models.basic.GASModel`.
+            (default: :obj:`'relu'`)
+        act_kwargs (dict, optional): The arguments of :obj:`act`.
+            (default: :obj:`None`)
+
+    Any other argument raises a :class:`TypeError` that lists them.
     """
     needs_state = True
+    expects_transform = 'gcn_norm'
+    argument_alternatives = {
+        'K': "the number of propagation steps is 'num_layers'",
+        'normalize': "the graph is normalized once, as a whole, by "
+                     "'data = model.transform(data)'",
+    }
 
     def __init__(self, num_nodes: int, in_channels: int, hidden_channels: int,
                  out_channels: int, num_layers: int, alpha: float = 0.1,
                  dropout: float = 0.0, drop_input: bool = True,
+                 act: Union[str, Callable, None] = 'relu',
+                 act_kwargs: Optional[Dict[str, Any]] = None,
                  history_dtype: Optional[torch.dtype] = None,
                  history_device: Optional[Union[torch.device, str]] = None,
                  history_storage: str = 'memory',
                  history_path: Optional[str] = None,
-                 ) -> None:
+                 **kwargs: Any) -> None:
+        self.check_arguments(kwargs)
         check_int('hidden_channels', hidden_channels)
         check_number('alpha', alpha, 0.0, 1.0)
         super().__init__(num_nodes, in_channels, out_channels, out_channels,
                          num_layers, dropout=dropout, drop_input=drop_input,
+                         act=act, act_kwargs=act_kwargs,
                          history_dtype=history_dtype,
                          history_device=history_device,
                          history_storage=history_storage,

@@ -40,11 +40,24 @@ class GAT(BasicGAS):
         edge_dim (int, optional): The size of edge features, passed to
             :meth:`forward` as :obj:`edge_attr`. (default: :obj:`None`)
         **kwargs (optional): The arguments of
-            :class:`~pyg_gas.nn.models.basic.BasicGAS`.
+            :class:`~pyg_gas.nn.models.basic.BasicGAS`, and the other
+            arguments of :class:`~torch_geometric.nn.conv.GATConv` (e.g.
+            :obj:`negative_slope`) but :obj:`concat` and
+            :obj:`add_self_loops`.
     """
     #: The messages are weighted by attention coefficients, not by edge
     #: weights.
     uses_edge_weight = False
+    conv_cls = GATConv
+    fixed_conv_arguments = ('concat', 'add_self_loops', 'node_dim')
+    expects_transform = 'self_loops'
+    argument_alternatives = {
+        'add_self_loops': "self-loops are added once, to the whole graph, "
+                          "by 'data = model.transform(data)'",
+        'concat': 'hidden layers concatenate their heads, the output layer '
+                  "averages its 'out_heads'",
+        'v2': 'GATv2 is not supported',
+    }
 
     def __init__(self, num_nodes: int, in_channels: int, hidden_channels: int,
                  out_channels: int, num_layers: int, heads: int = 8,

@@ -30,10 +30,21 @@ class GCN(BasicGAS):
     :meth:`transform` (self-loops plus symmetric normalization, stored as
     :obj:`edge_weight`), and the convs run with :obj:`normalize=False` on
     the weighted adjacency. Call :obj:`data = model.transform(data)` before
-    partitioning.
+    partitioning; the first forward pass warns if its adjacency has no
+    edge weights or self-loops.
 
-    See :class:`~pyg_gas.nn.models.basic.BasicGAS` for the arguments.
+    See :class:`~pyg_gas.nn.models.basic.BasicGAS` for the arguments; the
+    other arguments of :class:`~torch_geometric.nn.conv.GCNConv` but
+    :obj:`normalize` are passed on to it.
     """
+    conv_cls = GCNConv
+    fixed_conv_arguments = ('normalize', )
+    expects_transform = 'gcn_norm'
+    argument_alternatives = {
+        'normalize': "the graph is normalized once, as a whole, by "
+                     "'data = model.transform(data)'",
+    }
+
     def init_conv(self, in_channels: int, out_channels: int, last: bool,
                   **kwargs: Any) -> torch.nn.Module:
         kwargs.setdefault('cached', False)

@@ -1,4 +1,4 @@
-from typing import Any, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 import torch
 from torch import Tensor
@@ -52,24 +52,41 @@ class GCN2(GASModel):
             (default: :obj:`False`)
         residual (bool, optional): Adds each layer's input to its output.
             (default: :obj:`False`)
+        act (str or Callable, optional): The activation of the initial
+            linear layer and of every layer, see
+            :class:`~pyg_gas.nn.models.basic.GASModel`.
+            (default: :obj:`'relu'`)
+        act_kwargs (dict, optional): The arguments of :obj:`act`.
+            (default: :obj:`None`)
+
+    Any other argument raises a :class:`TypeError` that lists them.
     """
     needs_state = True
+    expects_transform = 'gcn_norm'
+    argument_alternatives = {
+        'normalize': "the graph is normalized once, as a whole, by "
+                     "'data = model.transform(data)'",
+    }
 
     def __init__(self, num_nodes: int, in_channels: int, hidden_channels: int,
                  out_channels: int, num_layers: int, alpha: float = 0.1,
                  theta: float = 0.5, shared_weights: bool = True,
                  dropout: float = 0.0, drop_input: bool = True,
                  batch_norm: bool = False, residual: bool = False,
+                 act: Union[str, Callable, None] = 'relu',
+                 act_kwargs: Optional[Dict[str, Any]] = None,
                  history_dtype: Optional[torch.dtype] = None,
                  history_device: Optional[Union[torch.device, str]] = None,
                  history_storage: str = 'memory',
                  history_path: Optional[str] = None,
-                 ) -> None:
+                 **kwargs: Any) -> None:
+        self.check_arguments(kwargs)
         check_number('alpha', alpha, 0.0, 1.0)
         check_number('theta', theta, 0.0)
         super().__init__(num_nodes, in_channels, hidden_channels,
                          out_channels, num_layers, dropout=dropout,
-                         drop_input=drop_input, history_dtype=history_dtype,
+                         drop_input=drop_input, act=act,
+                         act_kwargs=act_kwargs, history_dtype=history_dtype,
                          history_device=history_device,
                          history_storage=history_storage,
                          history_path=history_path)
@@ -115,7 +132,7 @@ class GCN2(GASModel):
             h = self.bns[layer](h)
         if self.residual:
             h = h + x[:num_targets]
-        h = h.relu()
+        h = self.activate(h)
         if layer == self.num_layers - 1:
             h = dropout(h, p=self.dropout, training=self.training)
             h = self.lins[1](h)  # [B, out_channels]

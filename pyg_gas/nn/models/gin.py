@@ -18,7 +18,8 @@ class GIN(BasicGAS):
         \mathbf{x}^{\prime}_i = h_{\mathbf{\Theta}} \left( (1 + \epsilon)
         \cdot \mathbf{x}_i + \sum_{j \in \mathcal{N}(i)} \mathbf{x}_j \right)
 
-    Every layer's :math:`h_{\mathbf{\Theta}}` is a two-layer MLP. With
+    Every layer's :math:`h_{\mathbf{\Theta}}` is a two-layer MLP, whose
+    hidden layer takes the model's activation :obj:`act`. With
     :obj:`edge_dim`, the layers are
     :class:`~torch_geometric.nn.conv.GINEConv`, which add edge features
     (given to :meth:`forward` as :obj:`edge_attr`) to the messages.
@@ -29,8 +30,14 @@ class GIN(BasicGAS):
         edge_dim (int, optional): The size of edge features.
             (default: :obj:`None`)
         **kwargs (optional): The arguments of
-            :class:`~pyg_gas.nn.models.basic.BasicGAS`.
+            :class:`~pyg_gas.nn.models.basic.BasicGAS`, and the other
+            arguments of :class:`~torch_geometric.nn.conv.GINConv` (e.g.
+            :obj:`eps`).
     """
+    conv_cls = GINConv
+    argument_alternatives = {
+        'nn': 'every layer builds its own two-layer MLP',
+    }
     def __init__(self, num_nodes: int, in_channels: int, hidden_channels: int,
                  out_channels: int, num_layers: int, train_eps: bool = True,
                  edge_dim: Optional[int] = None, **kwargs: Any) -> None:
@@ -43,10 +50,11 @@ class GIN(BasicGAS):
                   train_eps: bool = True, edge_dim: Optional[int] = None,
                   **kwargs: Any) -> torch.nn.Module:
         mlp = MLP([in_channels, self.hidden_channels, out_channels],
-                  norm=None)
+                  act=self.act, norm=None)
         if edge_dim is not None:
-            return GINEConv(mlp, train_eps=train_eps, edge_dim=edge_dim)
-        return GINConv(mlp, train_eps=train_eps)
+            return GINEConv(mlp, train_eps=train_eps, edge_dim=edge_dim,
+                            **kwargs)
+        return GINConv(mlp, train_eps=train_eps, **kwargs)
 
     def conv(self, layer: int, x: Tensor, adj_t: Adj,
              state: Dict[str, Any]) -> Tensor:

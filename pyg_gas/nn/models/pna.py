@@ -37,10 +37,15 @@ class PNA(BasicGAS):
         edge_dim (int, optional): The size of edge features.
             (default: :obj:`None`)
         **kwargs (optional): The arguments of
-            :class:`~pyg_gas.nn.models.basic.BasicGAS`.
+            :class:`~pyg_gas.nn.models.basic.BasicGAS`, and the other
+            arguments of :class:`~torch_geometric.nn.conv.PNAConv` (e.g.
+            :obj:`towers`). :obj:`act` is the model's activation between
+            layers, as in PyG's :class:`~torch_geometric.nn.models.PNA`.
     """
     #: The messages are weighted by its aggregators, not by edge weights.
     uses_edge_weight = False
+    conv_cls = PNAConv
+    fixed_conv_arguments = ('aggr', 'node_dim')
 
     def __init__(
         self,

@@ -21,8 +21,12 @@ class SAGE(BasicGAS):
     The root term needs the target rows, so every conv is called in PyG's
     bipartite form :obj:`conv((x, x[:num_targets]), adj_t)`.
 
-    See :class:`~pyg_gas.nn.models.basic.BasicGAS` for the arguments.
+    See :class:`~pyg_gas.nn.models.basic.BasicGAS` for the arguments; the
+    other arguments of :class:`~torch_geometric.nn.conv.SAGEConv` are
+    passed on to it.
     """
+    conv_cls = SAGEConv
+
     def init_conv(self, in_channels: int, out_channels: int, last: bool,
                   **kwargs: Any) -> torch.nn.Module:
         return SAGEConv(in_channels, out_channels, **kwargs)
