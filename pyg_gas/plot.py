@@ -5,6 +5,7 @@ Needs :obj:`matplotlib` (``pip install 'pyg-gas[plot]'``), imported only
 when a figure is drawn."""
 import importlib.util
 import json
+import math
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -15,8 +16,9 @@ SPLITS = (('val_acc', 'val', '-'), ('test_acc', 'test', '--'),
           ('train_acc', 'train', ':'))
 
 
-def _matplotlib() -> Tuple[Any, Any]:
-    # matplotlib's Figure class and the Agg canvas, imported on first use.
+def _matplotlib() -> Tuple[Any, Any, Any]:
+    # matplotlib's Figure class, the Agg canvas and a tick formatter,
+    # imported on first use.
     # No pyplot: the figure does not touch the caller's backend.
     if importlib.util.find_spec('matplotlib') is None:
         raise ImportError("'plot_runs' requires the 'matplotlib' package. "
@@ -24,7 +26,8 @@ def _matplotlib() -> Tuple[Any, Any]:
                           "`pip install 'pyg-gas[plot]'`).")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    return Figure, FigureCanvasAgg
+    from matplotlib.ticker import FuncFormatter
+    return Figure, FigureCanvasAgg, FuncFormatter
 
 
 def _numbers(values: Any) -> bool:
@@ -81,6 +84,17 @@ def _points(epochs: List[int], values: List[Optional[float]]
     return [e for e, _ in pairs], [v for _, v in pairs]
 
 
+def _log_tick(value: float, _: Any) -> str:
+    # The label of a tick of a logarithmic axis: 0.2, 0.3, 0.5, 1, 2, 3, 5,
+    # 10, ...; no label on the ticks in between.
+    if value <= 0:
+        return ''
+    mantissa = value / 10 ** math.floor(math.log10(value))
+    if any(math.isclose(mantissa, m) for m in (1, 2, 3, 5)):
+        return f'{value:g}'
+    return ''
+
+
 def plot_runs(paths: Sequence[str], out: str,
               labels: Optional[Sequence[str]] = None,
               log_loss: bool = True, dpi: int = 100) -> None:
@@ -116,7 +130,7 @@ def plot_runs(paths: Sequence[str], out: str,
                          f"; got {len(labels)})")
     if isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 1:
         raise ValueError(f"'dpi' must be a positive integer (got {dpi!r})")
-    Figure, FigureCanvasAgg = _matplotlib()
+    Figure, FigureCanvasAgg, FuncFormatter = _matplotlib()
     fig = Figure(figsize=(10, 4), layout='constrained')
     canvas = FigureCanvasAgg(fig)
     fmt = osp.splitext(out)[1].lstrip('.').lower()
@@ -143,9 +157,11 @@ def plot_runs(paths: Sequence[str], out: str,
             value = curve['val_acc'][curve['epoch'].index(best)]
             if value is not None:
                 acc_ax.plot([best], [value], marker='o', color=color,
-                            markersize=5)
-    if log_loss:
+                            markersize=6, markeredgecolor='white')
+    if log_loss:  # Ticks as 0.2, 0.3, 0.5, 1, not as powers of ten.
         loss_ax.set_yscale('log')
+        loss_ax.yaxis.set_major_formatter(FuncFormatter(_log_tick))
+        loss_ax.yaxis.set_minor_formatter(FuncFormatter(_log_tick))
     loss_ax.set(xlabel='epoch', ylabel='training loss', title='Loss')
     acc_ax.set(xlabel='epoch', ylabel=metric,
                title=f'{metric.capitalize()} (dot: best validation epoch)')

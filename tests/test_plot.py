@@ -135,3 +135,11 @@ def test_plot_runs_needs_matplotlib(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match=r"'matplotlib' package.*"
                        r"pyg-gas\[plot\]"):
         plot_runs([path], str(tmp_path / 'curves.png'))
+
+
+def test_log_ticks():
+    from pyg_gas.plot import _log_tick
+    labels = [_log_tick(v, None) for v in
+              (0.1, 0.2, 0.3, 0.4, 0.5, 0.9, 1.0, 2.0, 7.0, 30.0, 0.0)]
+    assert labels == ['0.1', '0.2', '0.3', '', '0.5', '', '1', '2', '', '30',
+                      '']
