@@ -294,8 +294,9 @@ def _tensorboard(config: TrainConfig, rank: int,
     if config.tensorboard is None:
         return None
     if importlib.util.find_spec('tensorboard') is None:
-        raise ImportError("'tensorboard' requires the 'tensorboard' package. "
-                          "Install it with `pip install tensorboard`.")
+        raise ImportError("Writing TensorBoard scalars ('tensorboard') "
+                          "requires the 'tensorboard' package. Install it "
+                          "with `pip install tensorboard`.")
     if rank != 0:
         return None
     from torch.utils.tensorboard import SummaryWriter
