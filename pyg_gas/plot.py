@@ -57,7 +57,7 @@ def read_run(path: str) -> Dict[str, Any]:
     epochs = curve.get('epoch')
     if not _numbers(epochs) or not epochs or None in epochs:
         raise ValueError(f"The curve of '{path}' has no epochs (expected "
-                         f"a non-empty list 'epoch', got {epochs!r})")
+                         f"a non-empty list 'epoch', got {epochs!r:.60})")
     for key in ('loss', ) + tuple(key for key, _, _ in SPLITS):
         values = curve.get(key, [None] * len(epochs) if key != 'loss'
                            else None)
