@@ -32,7 +32,8 @@ def run_one(model: str, loader: str, seed: int) -> dict:
         path = osp.join(tmp, 'result.json')
         cmd = [sys.executable, '-m', 'pyg_gas.cli', 'train', '--dataset',
                'cora', '--model', model, '--loader', loader, '--seed',
-               str(seed), '--device', 'cpu', '--no-progress', '--json', path]
+               str(seed), '--device', 'cpu', '--no-progress', '--quiet',
+               '--json', path]
         env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
         with open(path) as f:

@@ -44,7 +44,8 @@ def child(args: Dict[str, Any]) -> Dict[str, Any]:
         loader='gas', hidden=256, layers=3, num_parts=args['num_parts'],
         batch_size=args['batch_size'], epochs=args['epochs'],
         eval_every=args['epochs'], sync_every=args['sync_every'],
-        cache_dir=args['cache_dir'], progress=False, device='cpu')
+        cache_dir=args['cache_dir'], progress=False, quiet=True,
+        device='cpu')
     out = spawn(run_distributed, args['nproc'], (config, ))[0]
     keys = ('epoch_time_s', 'peak_memory_bytes_per_rank', 'bytes_per_epoch',
             'inference_bytes', 'steps_per_epoch', 'boundary_rows_per_rank',

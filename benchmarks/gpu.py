@@ -113,7 +113,7 @@ def run_placement(name: str, data: Any, ptr: torch.Tensor, disk: Any,
 
 def cora(device: str) -> Dict[str, Any]:
     runs = [run(TrainConfig(dataset='cora', seed=s, device=device,
-                            progress=False)) for s in range(3)]
+                            progress=False, quiet=True)) for s in range(3)]
     accs = [r['test_acc'] for r in runs]
     return dict(test_acc=accs, mean_test_acc=sum(accs) / len(accs),
                 epoch_time_s=[r['epoch_time_s'] for r in runs])

@@ -117,7 +117,8 @@ def main() -> None:
     rows = []
     full = [
         run(TrainConfig(dataset='cora', model='gcn', loader='full', seed=seed,
-                        device='cpu', progress=False)) for seed in args.seeds
+                        device='cpu', progress=False, quiet=True))
+        for seed in args.seeds
     ]
     rows.append(summarize('full batch', full, full[0]['config']))
     print('full batch done', file=sys.stderr)

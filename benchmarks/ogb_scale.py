@@ -103,7 +103,7 @@ def child_epoch(args: Dict[str, Any]) -> Dict[str, Any]:
     config = TrainConfig(dataset=args['dataset'], root=args['root'],
                          model='gcn', loader=loader, epochs=args['epochs'],
                          cache_dir=args['cache_dir'], progress=False,
-                         hidden=256, layers=3)
+                         quiet=True, hidden=256, layers=3)
     if loader == 'ladies':
         config.batch_size, config.num_samples = 512, 512
     if args['method'].startswith('gas-lean'):

@@ -65,14 +65,14 @@ OUT = osp.join(HERE, 'results', 'out_of_core.json')
 GiB = 2**30
 PRODUCTS = ['--model', 'gcn', '--layers', '3', '--hidden', '256',
             '--dropout', '0.3', '--num-parts', '448', '--batch-size', '1',
-            '--device', 'cpu', '--no-progress']
+            '--device', 'cpu', '--no-progress', '--quiet']
 #: The steps of the 'products' part, in the order they run.
 PRODUCT_STEPS = ('prepare-stream', 'disk-stream', 'memory-stream', 'metis',
                  'memory', 'prepare-metis', 'disk-metis')
 SWEEP_SIZES = (100_000, 1_000_000, 10_000_000)
 SWEEP_TRAIN = ['--model', 'gcn', '--layers', '2', '--hidden', '64',
                '--dropout', '0.0', '--batch-size', '1', '--epochs', '1',
-               '--device', 'cpu', '--no-progress']
+               '--device', 'cpu', '--no-progress', '--quiet']
 
 
 def cli(*args: str) -> List[str]:
@@ -261,7 +261,7 @@ def part_distributed(root: str) -> Dict[str, Any]:
     json_path = osp.join(root, 'arxiv-2ranks.json')
     subprocess.run(cli('train', '--data-dir', path, '--history-storage',
                        'disk', '--nproc', '2', '--epochs', '1', '--json',
-                       json_path, '--no-progress'), check=True,
+                       json_path, '--no-progress', '--quiet'), check=True,
                    capture_output=True)
     with open(json_path) as f:
         result = json.load(f)

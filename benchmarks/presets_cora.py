@@ -68,7 +68,7 @@ def run_one(model: str, values: Dict[str, Any], seed: int) -> dict:
         path = osp.join(tmp, 'result.json')
         cmd = [sys.executable, '-m', 'pyg_gas.cli', 'train', '--dataset',
                'cora', '--model', model, '--seed', str(seed), '--device',
-               'cpu', '--no-progress', '--json', path]
+               'cpu', '--no-progress', '--quiet', '--json', path]
         for key, value in values.items():
             cmd += [f"--{key.replace('_', '-')}", str(value)]
         env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')

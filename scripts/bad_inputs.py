@@ -247,7 +247,7 @@ def cli(*argv: str) -> Tuple[int, str]:
 
 
 def train_cli(*argv: str) -> Tuple[int, str]:
-    return cli('train', '--no-progress', *argv)
+    return cli('train', '--no-progress', '--quiet', *argv)
 
 
 _LR_SEEN: List[float] = []

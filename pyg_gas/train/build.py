@@ -302,7 +302,7 @@ def partition(config: Any, data: Data) -> Tuple[Tensor, Tensor]:
     :obj:`config.cache_dir`."""
     fn = metis if config.partitioner == 'metis' else stream_partition
     return fn(data, config.num_parts, seed=config.seed,
-              cache_dir=config.cache_dir, log=config.progress)
+              cache_dir=config.cache_dir, log=not config.quiet)
 
 
 def _drop_edges(data: Data) -> None:

@@ -6,7 +6,7 @@ import os.path as osp
 from dataclasses import asdict, fields, replace
 from typing import Any, Dict
 
-from pyg_gas.checks import check_choice, check_int, check_number
+from pyg_gas.checks import check_choice, check_int, check_number, check_split
 from pyg_gas.storage.format import read_manifest
 from pyg_gas.train.build import (
     HISTORY_DTYPES,
@@ -75,6 +75,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
                              f"(got {getattr(out, key)})")
     for key, (low, high, open_max) in _RANGES.items():
         check_number(key, getattr(out, key), low, high, open_max=open_max)
+    if out.split is not None:
+        check_split(out.split)
     if out.loader in LAYERWISE and not MODELS[out.model].uses_edge_weight:
         honour = sorted(k for k, v in MODELS.items() if v.uses_edge_weight)
         raise ValueError(f"The '{out.loader}' loader needs a model that "

@@ -260,7 +260,8 @@ def prepare_distributed(config: TrainConfig, device: torch.device) -> Engine:
     r"""Builds this rank's shard, model and loaders, and returns what
     :func:`~pyg_gas.train.loop.fit` trains on this rank."""
     reducer = Collective(device)
-    progress = config.progress and reducer.rank == 0
+    # The log lines of partitioning and sharding, on the first rank:
+    progress = not config.quiet and reducer.rank == 0
     shard, model, info = _shard(config, reducer.rank, reducer.world_size,
                                 progress)
     loader, eval_loader = _loaders(config, shard)

@@ -152,10 +152,11 @@ class TrainConfig:
         "'0.6,0.2,0.2' (seeded by --seed)", metavar='TRAIN,VAL,TEST')
     log_every: int = _option(10, 'epochs between log lines')
     progress: bool = _option(
-        True, 'progress bars (--no-progress: none; the Epoch log lines stay '
-        'unless --quiet)')
+        True, 'progress bars, on a terminal (--no-progress: none; the log '
+        'lines stay unless --quiet)')
     quiet: bool = _option(
-        False, 'no Epoch log lines (the progress bars stay unless '
+        False, 'no log lines: neither the Epoch lines nor those of '
+        'partitioning and loading (the progress bars stay unless '
         '--no-progress)')
     tensorboard: Optional[str] = _option(
         None, 'write TensorBoard scalars (loss, accuracies, epoch time) into '

@@ -416,9 +416,12 @@ class TrainedModel:
         model.load_state_dict(self._weights, strict=False)
         return model.to(self.device).eval()
 
-    def _eval_loader(self, data: Any, ptr: Tensor,
-                     batch_size: int) -> EvalSubgraphLoader:
-        return EvalSubgraphLoader(data, ptr, batch_size=batch_size)
+    def _eval_loader(self, data: Any, ptr: Tensor, batch_size: int,
+                     clusters: bool = True) -> EvalSubgraphLoader:
+        # Node ranges that are not clusters are not checked for cluster
+        # order (see 'pyg_gas.loader.cluster_order').
+        return EvalSubgraphLoader(data, ptr, batch_size=batch_size,
+                                  check_order=clusters)
 
     def _saved_graph_of(self) -> _Graph:
         # The graph of the configuration, clustered by the saved partition,
@@ -441,7 +444,8 @@ class TrainedModel:
         model = self._model_for(int(data.num_nodes))
         if perm is None:  # Trained in the graph's own order.
             ranges = self._ranges(int(data.num_nodes))
-            return _Graph(model, self._eval_loader(data, ranges, 1), None)
+            loader = self._eval_loader(data, ranges, 1, clusters=False)
+            return _Graph(model, loader, None)
         batch_size = self.meta['partition']['batch_size']
         if not isinstance(data, Data):  # A prepared dataset, clustered.
             if not torch.equal(original_ids(data), perm):

@@ -60,7 +60,8 @@ def _saver(config: TrainConfig, model: Any, loaders: Loaders,
         else:  # The graph in its own order.
             perm = ptr = None
             loader = EvalSubgraphLoader(
-                data, inference_ranges(data.num_nodes, config.eval_parts))
+                data, inference_ranges(data.num_nodes, config.eval_parts),
+                check_order=False)
         save(config.save, model, config, data, perm, ptr,
              loader=loader, histories=config.save_histories, deg=deg,
              multilabel=isinstance(task_of(data.y), MultiLabelTask))
@@ -91,7 +92,7 @@ def prepare(config: TrainConfig, device: torch.device) -> Engine:
     data = load_graph(config)
     model = build_model(config, data)
     deg = degree_histogram(config, data) if config.save else None
-    data = transform_graph(model, data, log=config.progress)
+    data = transform_graph(model, data, log=not config.quiet)
     num_edges = int(data.num_edges)
     entry = LOADERS[config.loader]
     loaders = entry.build(config, data, device)

@@ -86,7 +86,8 @@ def test_corrupt_and_foreign_checkpoints(tmp_path):
 def test_cli_checkpoint_without_nproc(tmp_path, capsys):
     ckpt = str(tmp_path / 'ckpt')
     args = ['train', '--epochs', '2', '--num-parts', '8', '--batch-size',
-            '2', '--hidden', '8', '--no-progress', '--cache-dir',
+            '2', '--hidden', '8', '--no-progress', '--quiet',
+            '--cache-dir',
             str(tmp_path), '--checkpoint', ckpt]
     assert main(args) == 0
     assert os.listdir(ckpt) == ['rank00000-of-00001.pt']
