@@ -142,3 +142,24 @@ def test_tensorboard_rank_and_missing_package(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match="'tensorboard' package"):
         _run(tmp_path, tensorboard=str(tmp_path / 'tb'))
     assert not (tmp_path / 'tb').exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec('tensorboard') is None,
+                    reason='--tensorboard needs the tensorboard package')
+def test_distributed_logs(tmp_path):
+    # 2 ranks: one set of Epoch lines and one TensorBoard file, rank 0's.
+    logdir = tmp_path / 'tb'
+    with open(tmp_path / 'err.txt', 'w') as err:
+        proc = subprocess.run(
+            [sys.executable, '-m', 'pyg_gas.cli', 'train', '--nproc', '2',
+             '--epochs', '2', '--log-every', '1', '--hidden', '8',
+             '--num-parts', '8', '--batch-size', '2', '--tensorboard',
+             str(logdir), '--cache-dir', str(tmp_path)],
+            stdout=subprocess.PIPE, stderr=err, text=True, timeout=600)
+    stderr = (tmp_path / 'err.txt').read_text()
+    assert proc.returncode == 0, stderr
+    assert '\r' not in stderr
+    assert [e[0] for e in _epoch_lines(stderr)] == ['001', '002']
+    files = list(logdir.iterdir())
+    assert len(files) == 1 and files[0].name.startswith('events.out.')
