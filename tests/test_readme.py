@@ -6,8 +6,12 @@ Every ``bash`` block is checked line by line without being run: ``pyg-gas``
 commands are parsed by the command's own parser (and ``train`` commands
 resolved into a :class:`~pyg_gas.train.TrainConfig`), ``pip install`` names
 extras that :obj:`pyproject.toml` defines, example scripts exist and take the
-options given, and the test command is the one :obj:`.ci/run` runs.
+options given, and the test command is the one :obj:`.ci/run` runs. A
+``pyg-gas train ... --print-config > FILE`` line does run, and writes FILE,
+which a later line may read with ``--config FILE``.
 """
+import contextlib
+import io
 import os.path as osp
 import re
 import shlex
@@ -150,15 +154,34 @@ def check_command(args: List[str]) -> None:
         raise AssertionError(f"no check for the command '{args[0]}'")
 
 
+def write_printed_config(argv: List[str], path: str) -> None:
+    # 'pyg-gas train ... --print-config > FILE' writes FILE, which a later
+    # line of the block may read with --config.
+    from pyg_gas.cli import main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(argv) == 0, argv
+    with open(path, 'w') as f:
+        f.write(out.getvalue())
+
+
 @pytest.mark.parametrize('line,code', BASH, ids=[f'line{n}' for n, _ in BASH])
-def test_bash_block_is_valid(line, code):
+def test_bash_block_is_valid(line, code, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # Where the block's files are written.
     for text in code.splitlines():
         text = text.replace('$(which pyg-gas)', 'pyg-gas')
         tokens = shlex.split(text, comments=True)
         commands: List[List[str]] = [[]]
+        redirect = None
         for token in tokens:
             if token == '&&':
                 commands.append([])
+            elif token in ('>', '2>'):  # The next token is the file.
+                redirect = token
+            elif redirect is not None:
+                if redirect == '>' and '--print-config' in commands[-1]:
+                    write_printed_config(commands[-1][1:], token)
+                redirect = None
             else:
                 commands[-1].append(token)
         for args in commands:

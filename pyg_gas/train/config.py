@@ -2,6 +2,7 @@ r"""What defines a training run: :class:`TrainConfig` (defined in the
 torch-free :mod:`~pyg_gas.train.options`), and :func:`resolve`, which fills
 a configuration from the presets of its dataset and model
 (:mod:`~pyg_gas.train.presets`) and validates it."""
+import importlib.util
 import os.path as osp
 from dataclasses import asdict, fields, replace
 from typing import Any, Dict
@@ -121,6 +122,17 @@ def _check_paths(config: TrainConfig) -> None:
             check_writable_dir(key, getattr(config, key))
     if config.json is not None:
         check_writable_file('json', config.json)
+    check_tensorboard(config)
+
+
+def check_tensorboard(config: TrainConfig) -> None:
+    r"""Raises an :class:`ImportError` if :obj:`config.tensorboard` is set
+    and the :obj:`tensorboard` package is not installed."""
+    if (config.tensorboard is not None
+            and importlib.util.find_spec('tensorboard') is None):
+        raise ImportError("Writing TensorBoard scalars ('tensorboard') "
+                          "requires the 'tensorboard' package. Install it "
+                          "with `pip install tensorboard`.")
 
 
 def config_fields(config: TrainConfig) -> Dict[str, Any]:

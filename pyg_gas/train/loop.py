@@ -14,7 +14,6 @@ stderr is a terminal, PyG's log line
 every :obj:`config.log_every` epochs unless :obj:`config.quiet`, and, with
 :obj:`config.tensorboard`, TensorBoard scalars of every epoch."""
 import contextlib
-import importlib.util
 import io
 import math
 import resource
@@ -33,7 +32,11 @@ from tqdm import tqdm
 import pyg_gas
 from pyg_gas.checkpoint import has_checkpoint
 from pyg_gas.nn.scalable import ScalableGNN
-from pyg_gas.train.config import TrainConfig, config_fields
+from pyg_gas.train.config import (
+    TrainConfig,
+    check_tensorboard,
+    config_fields,
+)
 from pyg_gas.train.task import Task
 from pyg_gas.utils import write_json
 
@@ -293,10 +296,7 @@ def _tensorboard(config: TrainConfig, rank: int,
     # resumed run drops the events written after its checkpoint's epoch.
     if config.tensorboard is None:
         return None
-    if importlib.util.find_spec('tensorboard') is None:
-        raise ImportError("Writing TensorBoard scalars ('tensorboard') "
-                          "requires the 'tensorboard' package. Install it "
-                          "with `pip install tensorboard`.")
+    check_tensorboard(config)
     if rank != 0:
         return None
     from torch.utils.tensorboard import SummaryWriter
