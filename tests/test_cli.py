@@ -154,8 +154,8 @@ def test_help_text_of_train_and_prepare(capsys):
     assert f'--epochs EPOCHS training epochs (preset for cora/gcn: ' \
         f'{epochs})' in out
     assert '--residual, --no-residual residual connections' in out
-    assert '--progress, --no-progress progress bars (--no-progress: none; ' \
-        'the Epoch log lines stay unless --quiet)' in out
+    assert '--progress, --no-progress progress bars, on a terminal ' \
+        '(--no-progress: none; the log lines stay unless --quiet)' in out
     out = _help(['prepare', '--dataset', 'citeseer'], capsys)
     parts = PRESETS['citeseer']['gcn']['num_parts']
     assert f'--num-parts P the number of clusters (preset for citeseer: ' \

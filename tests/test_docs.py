@@ -32,6 +32,12 @@ GUIDES = ['guide', 'models', 'ladies', 'distributed', 'out_of_core',
           'after_training']
 
 
+# Deprecations inside Sphinx's own extensions (napoleon, myst-parser), not in
+# the documentation:
+@pytest.mark.filterwarnings(
+    'ignore:The mapping interface for autodoc options objects is deprecated')
+@pytest.mark.filterwarnings(
+    'ignore:.*MystReferenceResolver.app.* is deprecated')
 def test_docs_build_without_warnings(tmp_path):
     pytest.importorskip('sphinx')
     pytest.importorskip('myst_parser')

@@ -126,9 +126,14 @@ def test_without_masks_or_with_split(cora: Data, cora_file: Path,
                                  device='cpu'))
     with pytest.raises(ValueError, match='has its own'):
         load_graph(config)
-    # A bad split is named before the masks are looked at:
-    config = resolve(TrainConfig(dataset=str(cora_file), split='0.6,0.2',
-                                 device='cpu'))
+    # A bad split is named when the configuration is resolved, before any
+    # loading, and by load_graph before the masks are looked at:
+    config = TrainConfig(dataset=str(cora_file), split='0.6,0.2',
+                         device='cpu')
+    with pytest.raises(ValueError, match="got '0.6,0.2'"):
+        resolve(config)
+    config = resolve(TrainConfig(dataset=str(cora_file), device='cpu'))
+    config.split = '0.6,0.2'
     with pytest.raises(ValueError, match="got '0.6,0.2'"):
         load_graph(config)
     # So does a prepared dataset, whose masks were written by prepare:
