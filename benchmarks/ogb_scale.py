@@ -39,7 +39,9 @@ import resource
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
+
+from _common import gib, load_results
 
 HERE = osp.dirname(osp.abspath(__file__))
 OUT = osp.join(HERE, 'results', 'ogb_scale.json')
@@ -247,17 +249,6 @@ def spawn(kind: str, args: Dict[str, Any], mem_limit_gb: float,
     return run_limited(cmd, env, mem_limit_gb, timeout)
 
 
-def load_results() -> Dict[str, Any]:
-    if osp.exists(OUT):
-        with open(OUT) as f:
-            return json.load(f)
-    return {}
-
-
-def gib(value: Optional[float]) -> str:
-    return '–' if value is None else f'{value / 2**30:.2f}'
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--root', default='/tmp/pyg_gas_bench')
@@ -280,7 +271,7 @@ def main() -> None:
                         'series')
     args = parser.parse_args()
     cache_dir = osp.join(args.root, 'metis')
-    results = load_results()
+    results = load_results(OUT)
 
     def common(**kwargs: Any) -> Dict[str, Any]:
         return dict(kwargs, root=args.root, cache_dir=cache_dir)

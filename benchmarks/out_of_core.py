@@ -255,9 +255,11 @@ def part_distributed(root: str) -> Dict[str, Any]:
                        check=True, capture_output=True)
     baseline = subprocess.run([
         sys.executable, '-c', 'import torch, torch_geometric, pyg_gas; '
-        'print(open("/proc/self/status").read().split("VmRSS:")[1].split()'
-        '[0])'], capture_output=True, text=True, check=True)
-    base = int(baseline.stdout.strip()) * 1024
+        'status = open("/proc/self/status").read(); '
+        'print(*(status.split(f"{k}:")[1].split()[0] '
+        'for k in ("VmRSS", "RssAnon")))'],
+        capture_output=True, text=True, check=True)
+    base, base_anon = (int(v) * 1024 for v in baseline.stdout.split())
     json_path = osp.join(root, 'arxiv-2ranks.json')
     subprocess.run(cli('train', '--data-dir', path, '--history-storage',
                        'disk', '--nproc', '2', '--epochs', '1', '--json',
@@ -274,11 +276,16 @@ def part_distributed(root: str) -> Dict[str, Any]:
              for r, o, e in zip(rows, result['owned_nodes_per_rank'],
                                 result['edges_per_rank'])]
     resident = result['resident_before_training_bytes_per_rank']
-    return dict(baseline_bytes=base, shard_bytes_per_rank=shard,
+    anon = result['anonymous_before_training_bytes_per_rank']
+    return dict(baseline_bytes=base, baseline_anonymous_bytes=base_anon,
+                shard_bytes_per_rank=shard,
                 resident_before_training_bytes_per_rank=resident,
+                anonymous_before_training_bytes_per_rank=anon,
                 ratio_per_rank=[r / s for r, s in zip(resident, shard)],
                 ratio_above_baseline_per_rank=[(r - base) / s for r, s in
                                                zip(resident, shard)],
+                anonymous_ratio_above_baseline_per_rank=[
+                    (a - base_anon) / s for a, s in zip(anon, shard)],
                 owned_nodes_per_rank=result['owned_nodes_per_rank'],
                 halo_rows_per_rank=result['halo_rows_per_rank'],
                 edges_per_rank=result['edges_per_rank'],

@@ -53,7 +53,9 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
+
+from _common import gib, load_results
 
 HERE = osp.dirname(osp.abspath(__file__))
 OUT = osp.join(HERE, 'results', 'partition_bounded.json')
@@ -376,17 +378,6 @@ def spawn(kind: str, args: Dict[str, Any], threads: int, timeout: float,
     return dict(ok=True, wall_s=time.perf_counter() - t, **result)
 
 
-def load_results() -> Dict[str, Any]:
-    if osp.exists(OUT):
-        with open(OUT) as f:
-            return json.load(f)
-    return {}
-
-
-def gib(value: Optional[float]) -> str:
-    return '–' if value is None else f'{value / 2**30:.2f}'
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--root', default='/tmp/pyg_gas_bench')
@@ -399,7 +390,7 @@ def main() -> None:
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--timeout', type=float, default=3600.0)
     args = parser.parse_args()
-    results = load_results()
+    results = load_results(OUT)
 
     def run(kind: str, scale: str, need: str, **kwargs: Any) -> Any:
         child = dict(kwargs, root=args.root, scale=scale)

@@ -3,7 +3,7 @@ import hashlib
 import json
 import os.path as osp
 import time
-from typing import Any, Callable, Literal, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Literal, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -255,6 +255,35 @@ def _load_cache(path: str, key: str, num_nodes: int, num_parts: int,
     return obj['perm'], obj['ptr']
 
 
+def _cached(cache_dir: Optional[str], name: str, edge_index: Tensor,
+            num_nodes: int, num_parts: int, log: bool,
+            params: Dict[str, Any]
+            ) -> Tuple[Optional[str], Optional[str],
+                       Optional[Tuple[Tensor, Tensor]]]:
+    # The cache file and key of a partition of 'edge_index' with 'params'
+    # (None without 'cache_dir'), and the partition if the cache holds it.
+    if cache_dir is None:
+        return None, None, None
+    key = _digest(edge_index, params)
+    path = osp.join(cache_dir, f'{name}_{key[:24]}.pt')
+    cached = _load_cache(path, key, num_nodes, num_parts, log, name)
+    if cached is not None and log:
+        _log(f'{name}: loaded {num_parts} parts from {path}')
+    return path, key, cached
+
+
+def _finish(part: Tensor, num_parts: int, path: Optional[str],
+            key: Optional[str], log: bool, start: float,
+            what: str) -> Tuple[Tensor, Tensor]:
+    # The (perm, ptr) of the cluster of every node, logged and cached.
+    perm, ptr = parts_to_perm(part, num_parts)
+    if log:
+        _log(f'{what} in {time.perf_counter() - start:.2f}s')
+    if path is not None:
+        _save_cache(path, key, perm, ptr)
+    return perm, ptr
+
+
 def _save_cache(path: str, key: str, perm: Tensor, ptr: Tensor) -> None:
     atomic_write(path, lambda f: torch.save(
         {'key': key, 'perm': perm, 'ptr': ptr}, f))
@@ -352,18 +381,13 @@ def metis(
     if num_parts == 1:
         return torch.arange(num_nodes), torch.tensor([0, num_nodes])
 
-    path = key = None
-    if cache_dir is not None:
-        params = dict(version=_CACHE_VERSION, num_nodes=num_nodes,
-                      num_parts=num_parts, recursive=bool(recursive),
-                      seed=int(seed), backend=backend)
-        key = _digest(edge_index, params)
-        path = osp.join(cache_dir, f'metis_{key[:24]}.pt')
-        cached = _load_cache(path, key, num_nodes, num_parts, log)
-        if cached is not None:
-            if log:
-                _log(f'metis: loaded {num_parts} parts from {path}')
-            return cached
+    path, key, cached = _cached(
+        cache_dir, 'metis', edge_index, num_nodes, num_parts, log,
+        dict(version=_CACHE_VERSION, num_nodes=num_nodes,
+             num_parts=num_parts, recursive=bool(recursive), seed=int(seed),
+             backend=backend))
+    if cached is not None:
+        return cached
 
     rowptr, col, was_symmetric = _symmetric_csr(edge_index, num_nodes)
     if log and not was_symmetric:
@@ -373,14 +397,9 @@ def metis(
     t = time.perf_counter()
     cluster = _run_backend(backend, rowptr, col, num_parts, recursive, seed)
     del rowptr, col
-    perm, ptr = parts_to_perm(cluster, num_parts)
-    if log:
-        _log(f'metis: {num_nodes:,} nodes into {num_parts} parts with '
-             f'{backend} in {time.perf_counter() - t:.2f}s')
-
-    if path is not None:
-        _save_cache(path, key, perm, ptr)
-    return perm, ptr
+    return _finish(cluster, num_parts, path, key, log, t,
+                   f'metis: {num_nodes:,} nodes into {num_parts} parts with '
+                   f'{backend}')
 
 
 def permute(data: Data, perm: Tensor) -> Data:
@@ -1013,19 +1032,14 @@ def stream_partition(
     if num_parts == 1:
         return torch.arange(num_nodes), torch.tensor([0, num_nodes])
 
-    path = key = None
-    if cache_dir is not None:
-        params = dict(version=_STREAM_CACHE_VERSION, method=method,
-                      num_nodes=num_nodes, num_parts=num_parts,
-                      seed=int(seed), num_passes=int(num_passes),
-                      chunk_size=int(chunk_size), imbalance=float(imbalance))
-        key = _digest(edge_index, params)
-        path = osp.join(cache_dir, f'{method}_{key[:24]}.pt')
-        cached = _load_cache(path, key, num_nodes, num_parts, log, method)
-        if cached is not None:
-            if log:
-                _log(f'{method}: loaded {num_parts} parts from {path}')
-            return cached
+    path, key, cached = _cached(
+        cache_dir, method, edge_index, num_nodes, num_parts, log,
+        dict(version=_STREAM_CACHE_VERSION, method=method,
+             num_nodes=num_nodes, num_parts=num_parts, seed=int(seed),
+             num_passes=int(num_passes), chunk_size=int(chunk_size),
+             imbalance=float(imbalance)))
+    if cached is not None:
+        return cached
 
     t = time.perf_counter()
     rowptr, col = _in_csr(edge_index, num_nodes)
@@ -1033,10 +1047,5 @@ def stream_partition(
                          num_passes=num_passes, chunk_size=chunk_size,
                          imbalance=imbalance, log=log)
     del rowptr, col
-    perm, ptr = parts_to_perm(part, num_parts)
-    if log:
-        _log(f'{method}: {num_nodes:,} nodes into {num_parts} parts in '
-             f'{time.perf_counter() - t:.2f}s')
-    if path is not None:
-        _save_cache(path, key, perm, ptr)
-    return perm, ptr
+    return _finish(part, num_parts, path, key, log, t,
+                   f'{method}: {num_nodes:,} nodes into {num_parts} parts')

@@ -91,12 +91,13 @@ def _check(config: TrainConfig) -> None:
                          "histories when it predicts")
 
 
-def _resident_bytes() -> int:
-    # The current resident set size (Linux), or 0 where it is not known.
+def _resident_bytes(field: str = 'VmRSS') -> int:
+    # The current resident set size (Linux), or its anonymous part with
+    # field='RssAnon' (no pages of mapped files), or 0 where not known.
     try:
         with open('/proc/self/status') as f:
             for line in f:
-                if line.startswith('VmRSS:'):
+                if line.startswith(field + ':'):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -202,7 +203,7 @@ class _Meter:
         self.gas, self.loader, self.reducer = gas, loader, reducer
         self.epoch_bytes: List[int] = []  # Sent by all ranks, per epoch.
         self.inference_bytes = 0
-        self.resident_before = 0
+        self.resident_before = self.anonymous_before = 0
         self.mark()
 
     def mark(self) -> None:
@@ -243,6 +244,8 @@ class _Meter:
             peak_memory_bytes_per_rank=peaks,
             resident_before_training_bytes_per_rank=reducer.gather(
                 self.resident_before),
+            anonymous_before_training_bytes_per_rank=reducer.gather(
+                self.anonymous_before),
             history_bytes_per_rank=[r[3] for r in ranks],
             edges_per_rank=[r[4] for r in ranks],
             nproc=reducer.world_size, rank=reducer.rank,
@@ -273,10 +276,13 @@ def prepare_distributed(config: TrainConfig, device: torch.device) -> Engine:
     torch.manual_seed(config.seed * 1000 + reducer.rank)
     meter = _Meter(gas, loader, reducer)
     # What the rank holds in steady state: its shard, the loaders' CSR, the
-    # model and its histories (touched, so that they are resident):
+    # model and its histories in memory (touched, so that they are
+    # resident; histories on disk are files, read as batches need them):
     for hist in model.histories:
-        hist.emb.zero_()
+        if hist.storage != 'disk':
+            hist.emb.zero_()
     meter.resident_before = _resident_bytes()
+    meter.anonymous_before = _resident_bytes('RssAnon')
     num_owned = shard.num_owned
     saved = info.pop('saved')
     task = task_of(shard.data.y)

@@ -1,5 +1,7 @@
 r"""Distributed GAS over a prepared dataset: each rank reads its own shard
 and halo rows from the files, and trains as the in-memory ranks do."""
+import sys
+
 import torch
 
 from pyg_gas import metis, permute
@@ -51,3 +53,11 @@ def test_two_ranks_on_a_prepared_dataset(tmp_path):
     # Each rank held its shard, not the graph:
     assert disk['owned_nodes_per_rank'] == memory['owned_nodes_per_rank']
     assert sorted((tmp_path / 'cora.gas' / 'histories').iterdir())
+    # Resident memory before training, and its anonymous part (no pages of
+    # the memory-mapped dataset or of the disk histories) on Linux:
+    for result in (memory, disk_hist):
+        resident = result['resident_before_training_bytes_per_rank']
+        anon = result['anonymous_before_training_bytes_per_rank']
+        assert len(resident) == len(anon) == 2
+        if sys.platform.startswith('linux'):
+            assert all(0 < a <= r for a, r in zip(anon, resident))
