@@ -4,8 +4,9 @@ of the per-node data.
 * ``separate`` (what :mod:`pyg_gas.storage` and disk histories write
   today): the features (``x.npy`` of a prepared dataset) and each history in
   its own file, so a halo row costs one random page read per file;
-* ``interleaved``: one file whose row ``i`` holds node ``i``'s features and
-  every history, padded to one 4 KiB page, so a halo row costs one read.
+* ``interleaved``: one raw file (no header, so rows start at page
+  boundaries) whose row ``i`` holds node ``i``'s features and every
+  history, padded to one 4 KiB page, so a halo row costs one read.
 
 For :obj:`--batches` clusters of a prepared directory (drawn with a fixed
 seed; one cluster a batch, as in the products runs of ``out_of_core.py``),
@@ -48,27 +49,37 @@ def read_bytes() -> int:
     return 0
 
 
+def row_floats(num_features: int) -> int:
+    r"""The float32 values of an interleaved row: a node's features and
+    every history, padded to whole pages."""
+    width = num_features + NUM_HISTORIES * HIDDEN
+    return -(-width * 4 // PAGE) * PAGE // 4
+
+
 def write_files(data: str, work: str, chunk: int = 1 << 16) -> None:
     r"""Writes the histories of the separate layout and the file of the
     interleaved one (skipped if present)."""
     os.makedirs(work, exist_ok=True)
     x = np.load(osp.join(data, 'x.npy'), mmap_mode='r')
     num_nodes, num_features = x.shape
-    width = num_features + NUM_HISTORIES * HIDDEN
-    padded = -(-width * 4 // PAGE) * PAGE // 4  # Floats in whole pages.
+    padded = row_floats(num_features)
     specs = [(f'history_{i}.npy', HIDDEN) for i in range(NUM_HISTORIES)]
-    specs.append(('interleaved.npy', padded))
+    specs.append(('interleaved.f32', padded))
     for name, cols in specs:
         path = osp.join(work, name)
         if osp.exists(path):
             continue
-        out = np.lib.format.open_memmap(path + '.tmp', mode='w+',
-                                        dtype=np.float32,
-                                        shape=(num_nodes, cols))
+        if name.endswith('.npy'):
+            out = np.lib.format.open_memmap(path + '.tmp', mode='w+',
+                                            dtype=np.float32,
+                                            shape=(num_nodes, cols))
+        else:  # Raw: row i starts at byte i * 4096.
+            out = np.memmap(path + '.tmp', mode='w+', dtype=np.float32,
+                            shape=(num_nodes, cols))
         for lo in range(0, num_nodes, chunk):
             hi = min(lo + chunk, num_nodes)
             block = np.zeros((hi - lo, cols), dtype=np.float32)
-            if name == 'interleaved.npy':
+            if name == 'interleaved.f32':
                 block[:, :num_features] = x[lo:hi]
             block[:, num_features:] = np.arange(lo, hi)[:, None]
             out[lo:hi] = block
@@ -100,11 +111,17 @@ def child(data: str, work: str, halos_path: str, layout: str) -> None:
     import torch
 
     from pyg_gas.utils import advise_random, gather_rows
-    names = ([osp.join(data, 'x.npy')] +
-             [osp.join(work, f'history_{i}.npy')
-              for i in range(NUM_HISTORIES)]
-             if layout == 'separate' else [osp.join(work, 'interleaved.npy')])
-    arrays = [np.load(name, mmap_mode='r') for name in names]
+    if layout == 'separate':
+        arrays = [np.load(name, mmap_mode='r') for name in
+                  [osp.join(data, 'x.npy')] +
+                  [osp.join(work, f'history_{i}.npy')
+                   for i in range(NUM_HISTORIES)]]
+    else:
+        num_features = np.load(osp.join(data, 'x.npy'),
+                               mmap_mode='r').shape[1]
+        arrays = [np.memmap(osp.join(work, 'interleaved.f32'), mode='r',
+                            dtype=np.float32).reshape(
+                                -1, row_floats(num_features))]
     for array in arrays:
         advise_random(array)  # As the dataset and disk histories do.
     tensors = [torch.from_numpy(np.asarray(a)) for a in arrays]
