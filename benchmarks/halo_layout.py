@@ -41,14 +41,6 @@ HIDDEN = 256  # The width of each history (GCN-3x256: two histories).
 NUM_HISTORIES = 2
 
 
-def read_bytes() -> int:
-    with open('/proc/self/io') as f:
-        for line in f:
-            if line.startswith('read_bytes:'):
-                return int(line.split()[1])
-    return 0
-
-
 def row_floats(num_features: int) -> int:
     r"""The float32 values of an interleaved row: a node's features and
     every history, padded to whole pages."""
@@ -110,6 +102,7 @@ def draw_halos(data: str, work: str, num_batches: int, seed: int) -> str:
 def child(data: str, work: str, halos_path: str, layout: str) -> None:
     import torch
 
+    from pyg_gas.train.loop import read_bytes
     from pyg_gas.utils import advise_random, gather_rows
     if layout == 'separate':
         arrays = [np.load(name, mmap_mode='r') for name in
@@ -157,6 +150,7 @@ def main() -> None:
         return
 
     from pyg_gas.cgroup import run_capped
+    from pyg_gas.utils import write_json
     write_files(args.data, args.work)
     halos = draw_halos(args.data, args.work, args.batches, args.seed)
     runs: List[Dict[str, Any]] = []
@@ -184,10 +178,7 @@ def main() -> None:
         cap_bytes=int(args.cap_gb * GiB), history_width=HIDDEN,
         num_histories=NUM_HISTORIES, runs=runs,
         machine=dict(cpus=os.cpu_count(), load_average=os.getloadavg()))
-    os.makedirs(osp.dirname(OUT), exist_ok=True)
-    with open(OUT, 'w') as f:
-        json.dump(results, f, indent=2)
-        f.write('\n')
+    write_json(OUT, results)
     print('| layout | a batch (s) | read (GB a batch) | reads a second |')
     print('|---|---|---|---|')
     for row in runs:
