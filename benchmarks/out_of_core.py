@@ -59,6 +59,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from pyg_gas.cgroup import cgroup_support, run_capped
+from pyg_gas.utils import write_json
 
 HERE = osp.dirname(osp.abspath(__file__))
 OUT = osp.join(HERE, 'results', 'out_of_core.json')
@@ -70,6 +71,11 @@ PRODUCTS = ['--model', 'gcn', '--layers', '3', '--hidden', '256',
 PRODUCT_STEPS = ('prepare-stream', 'disk-stream', 'memory-stream', 'metis',
                  'memory', 'prepare-metis', 'disk-metis')
 SWEEP_SIZES = (100_000, 1_000_000, 10_000_000)
+SWEEP_CONFIG = ('synthetic graphs (average degree 10, 32 features, 10 '
+                'classes), prepared with --partition stream, clusters of '
+                '25,000 nodes, one per batch; GCN-2x64, dropout 0, disk '
+                'histories; 1 epoch and the exact inference; every step '
+                'under a {cap:g} GiB cgroup v1 cap')
 SWEEP_TRAIN = ['--model', 'gcn', '--layers', '2', '--hidden', '64',
                '--dropout', '0.0', '--batch-size', '1', '--epochs', '1',
                '--device', 'cpu', '--no-progress', '--quiet']
@@ -215,8 +221,7 @@ def part_products(root: str, cap: int, free_cap: int, data_root: str,
     save()
 
 
-def part_sweep(root: str, cap: int,
-               sizes: List[int]) -> List[Dict[str, Any]]:
+def part_sweep(root: str, cap: int, sizes: List[int]) -> Dict[str, Any]:
     rows = []
     for num_nodes in sizes:
         path = osp.join(root, f'sweep-{num_nodes}.gas')
@@ -239,7 +244,7 @@ def part_sweep(root: str, cap: int,
         rows.append(dict(num_nodes=num_nodes, num_parts=num_parts,
                          prepare=prep, train=train))
         shutil.rmtree(path, ignore_errors=True)
-    return rows
+    return dict(config=SWEEP_CONFIG.format(cap=cap / GiB), rows=rows)
 
 
 def part_distributed(root: str) -> Dict[str, Any]:
@@ -292,14 +297,14 @@ def part_distributed(root: str) -> Dict[str, Any]:
                 test_acc=result['test_acc'])
 
 
-def plot(sweep: List[Dict[str, Any]], path: str) -> None:
+def plot(sweep: Dict[str, Any], path: str) -> None:
     try:
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    rows = [r for r in sweep if 'epoch_time_s' in r['train']]
+    rows = [r for r in sweep['rows'] if 'epoch_time_s' in r['train']]
     if not rows:
         return
     edges = [r['train']['num_edges'] for r in rows]
@@ -350,18 +355,17 @@ def main() -> None:
     if osp.exists(args.out):
         with open(args.out) as f:
             results = json.load(f)
+    # Fields recorded by hand (the disk, the versions) stay:
     results['machine'] = dict(
-        cpus=os.cpu_count(), python=platform.python_version(),
+        results.get('machine', {}), cpus=os.cpu_count(),
+        python=platform.python_version(),
         memory_bytes=os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'),
         load_average=os.getloadavg())
     cap, free = int(args.cap_gb * GiB), int(args.free_cap_gb * GiB)
     if 'dd' in args.parts:
         results['dd'] = part_dd(args.root)
     def save() -> None:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(results, f, indent=2)
-            f.write('\n')
+        write_json(args.out, results)
 
     if 'products' in args.parts:
         results['products'] = results.get('products', {})

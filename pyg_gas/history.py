@@ -420,7 +420,6 @@ class History(torch.nn.Module):
         # -1, preallocated) and resets reused ones; else reopens them as they
         # are (unpickling).
         specs = self._specs(dtype)
-        reset = False  # The rows of a new file are zeros already.
         if create:
             check_history_files(specs)
             os.makedirs(os.path.dirname(specs[0][0]), exist_ok=True)
@@ -431,7 +430,12 @@ class History(torch.nn.Module):
                         _create_npy(file, shape, np_dtype)
                         created.append(file)
                     elif file == specs[0][0]:
-                        reset = True  # A reused store: zero its rows.
+                        # A reused store starts from zeros as a new file,
+                        # preallocated, rather than by writing every page
+                        # through the map (which would also make them all
+                        # resident):
+                        os.remove(file)
+                        _create_npy(file, shape, np_dtype)
             except BaseException:
                 for file in created:  # No half-made history is left.
                     os.remove(file)
@@ -446,8 +450,6 @@ class History(torch.nn.Module):
         if dtype == torch.bfloat16:
             emb = emb.view(torch.bfloat16)  # Raw 16 bits on disk.
         if create:
-            if reset:
-                emb.zero_()
             last_step.fill_(-1)
         return emb, last_step
 

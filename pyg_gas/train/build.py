@@ -31,6 +31,7 @@ from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.partition import metis, permute, stream_partition
 from pyg_gas.storage import DiskDataset, derive
 from pyg_gas.train.task import check_targets, is_multilabel
+from pyg_gas.utils import trim_memory
 
 MODELS = {
     'gcn': GCN,
@@ -110,6 +111,16 @@ def check_labels(data: Data, name: str = 'the dataset') -> None:
             raise ValueError(f"'{name}' has {unlabelled} nodes without a "
                              f"label (y = -1) in its train, validation or "
                              f"test mask")
+
+
+def release_memory(config: Any) -> bool:
+    r"""For a run from disk (a prepared dataset, or disk histories): hands
+    the memory that the process freed back to the operating system (see
+    :func:`~pyg_gas.utils.trim_memory`), so that the page cache of a
+    memory-capped run can use it. Returns whether it did."""
+    if config.data_dir is None and config.history_storage != 'disk':
+        return False
+    return trim_memory()
 
 
 def load_graph(config: Any) -> Any:

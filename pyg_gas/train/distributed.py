@@ -33,6 +33,7 @@ from pyg_gas.train.build import (
     build_model,
     load_graph,
     partition,
+    release_memory,
     select_device,
     transform_graph,
 )
@@ -281,6 +282,7 @@ def prepare_distributed(config: TrainConfig, device: torch.device) -> Engine:
     for hist in model.histories:
         if hist.storage != 'disk':
             hist.emb.zero_()
+    release_memory(config)  # The temporaries of cutting the shard.
     meter.resident_before = _resident_bytes()
     meter.anonymous_before = _resident_bytes('RssAnon')
     num_owned = shard.num_owned

@@ -32,6 +32,7 @@ from tqdm import tqdm
 import pyg_gas
 from pyg_gas.checkpoint import has_checkpoint
 from pyg_gas.nn.scalable import ScalableGNN
+from pyg_gas.train.build import release_memory
 from pyg_gas.train.config import (
     TrainConfig,
     check_tensorboard,
@@ -141,13 +142,25 @@ def _accuracy(out: Tensor, y: Tensor, mask: Tensor,
     return float((pred == y).float().mean())
 
 
+#: The rows of an output that :func:`evaluate` scores at a time: the masked
+#: rows of a block are copied, not those of the whole output (which may be
+#: a memory-mapped file larger than memory).
+EVAL_BLOCK_ROWS = 1 << 16
+
+
 def _counts(task: Task, out: Tensor, y: Tensor,
             masks: List[Tensor]) -> List[float]:
-    # The task's counts per mask, over this process' rows.
-    y = y.to(out.device)
-    values: List[float] = []
-    for mask in masks:
-        values += task.counts(out, y, mask.to(out.device))
+    # The task's counts per mask, over this process' rows, summed block by
+    # block (whole numbers, so the sums are exact).
+    values = [0.0] * (task.num_counts * len(masks))
+    for lo in range(0, out.size(0), EVAL_BLOCK_ROWS):
+        block = out[lo:lo + EVAL_BLOCK_ROWS]
+        y_block = y[lo:lo + EVAL_BLOCK_ROWS].to(out.device)
+        counts: List[float] = []
+        for mask in masks:
+            counts += task.counts(
+                block, y_block, mask[lo:lo + EVAL_BLOCK_ROWS].to(out.device))
+        values = [a + b for a, b in zip(values, counts)]
     return values
 
 
@@ -357,6 +370,7 @@ def fit(config: TrainConfig, engine: Engine) -> Dict[str, Any]:
                 t = time.perf_counter()
                 accs = evaluate(engine)
                 eval_seconds = time.perf_counter() - t
+                release_memory(config)  # The inference's temporaries.
             if lead and not config.quiet and (epoch % config.log_every == 0
                                               or epoch == config.epochs):
                 values = dict(Epoch=epoch, Loss=loss)

@@ -17,6 +17,7 @@ from pyg_gas.train.build import (
     Loaders,
     build_model,
     load_graph,
+    release_memory,
     select_device,
     transform_graph,
 )
@@ -100,6 +101,7 @@ def prepare(config: TrainConfig, device: torch.device) -> Engine:
     data = loaders.data
     generators = _generators(loaders.train)
     layout = dict(loaders.layout, loader=config.loader)
+    release_memory(config)  # The temporaries of loading and building.
 
     def save(path: str, optimizer: torch.optim.Optimizer,
              values: Dict[str, Any]) -> None:

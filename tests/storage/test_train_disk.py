@@ -1,6 +1,8 @@
 r"""Training from a prepared dataset computes what the in-memory run
 computes, bit for bit; its bad inputs fail before any work."""
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -95,3 +97,41 @@ def test_stream_partitioner_trains(tmp_path):
     assert not (tmp_path / 'cora.gas.staged').exists()
     disk = run(TrainConfig(data_dir=str(root), **common))
     assert disk['test_acc'] > 0.75
+
+
+_HEAP_PROBE = r'''
+import ctypes, ctypes.util, sys
+from pyg_gas.utils import trim_memory
+libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def anon():
+    status = open('/proc/self/status').read()
+    return int(status.split('RssAnon:')[1].split()[0]) * 1024
+# 64 MiB of 64 KiB blocks, below glibc's mapping threshold: from the heap.
+blocks = [libc.malloc(1 << 16) for _ in range(1024)]
+for block in blocks:
+    ctypes.memset(block, 1, 1 << 16)
+full = anon()
+for block in blocks[:-1]:  # The last one pins the top of the heap.
+    libc.free(block)
+freed = anon()
+trimmed = anon() if trim_memory() else None
+print(full - freed, None if trimmed is None else freed - trimmed)
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'),
+                    reason='glibc and /proc are Linux only')
+def test_trim_memory():
+    # glibc keeps freed heap blocks in the process; 'trim_memory' gives
+    # them back.
+    out = subprocess.run([sys.executable, '-c', _HEAP_PROBE],
+                         capture_output=True, text=True, check=True)
+    kept, released = out.stdout.split()
+    if released == 'None':
+        pytest.skip('the C library is not glibc')
+    MiB = 1 << 20
+    assert int(kept) < 8 * MiB
+    assert int(released) >= 56 * MiB

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.data import Data
 
+import pyg_gas.train.loop as loop
 from pyg_gas.datasets import load_dataset
 from pyg_gas.train import TrainConfig, resolve, run
 from pyg_gas.train.build import check_labels, standardize_features
@@ -54,6 +55,26 @@ def test_multi_label_loss_and_micro_f1():
     assert task.counts(out, y, torch.tensor([False, True, False])) == [
         1.0, 0.0, 1.0]
     assert math.isnan(task.score([0.0, 0.0, 0.0]))
+
+
+@pytest.mark.parametrize('multilabel', [False, True])
+def test_counts_block_by_block(monkeypatch, multilabel):
+    # 'evaluate' scores an output (maybe a file larger than memory) a block
+    # of rows at a time: the sums equal the counts of the whole output,
+    # with blocks that do not divide the rows.
+    gen = torch.Generator().manual_seed(0)
+    out = torch.randn(50, 4, generator=gen)
+    y = ((torch.rand(50, 4, generator=gen) > 0.5).float() if multilabel
+         else torch.randint(4, (50, ), generator=gen))
+    masks = [torch.rand(50, generator=gen) > p for p in (0.3, 0.6, 1.0)]
+    task = task_of(y)
+    whole = [c for mask in masks for c in task.counts(out, y, mask)]
+    assert whole[-task.num_counts:] == [0.0] * task.num_counts
+    assert sum(whole) > 0
+    monkeypatch.setattr(loop, 'EVAL_BLOCK_ROWS', 7)
+    assert loop._counts(task, out, y, masks) == whole
+    assert loop._counts(task, out[:0], y[:0], [m[:0] for m in masks]) == \
+        [0.0] * len(whole)
 
 
 def test_check_targets():
