@@ -21,7 +21,8 @@ DOCUMENTED = {
     'api/nn': [f'pyg_gas.nn.models.{name}' for name in
                ('GCN', 'SAGE', 'GAT', 'GIN', 'GCN2', 'APPNP', 'PNA')],
     'api/datasets': ['pyg_gas.datasets.load_dataset'],
-    'api/storage': ['pyg_gas.storage.prepare', 'pyg_gas.storage.DiskDataset'],
+    'api/storage': ['pyg_gas.storage.prepare', 'pyg_gas.storage.DiskDataset',
+                    'pyg_gas.utils.trim_memory'],
     'api/distributed': ['pyg_gas.distributed.DistributedGAS',
                         'pyg_gas.distributed.shard_graph'],
     'api/train': ['pyg_gas.train.TrainConfig', 'pyg_gas.train.run',

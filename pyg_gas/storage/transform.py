@@ -14,7 +14,6 @@ from pyg_gas.storage.format import (
     FormatError,
     check_free_space,
     read_manifest,
-    write_array,
     write_manifest,
 )
 from pyg_gas.utils import check_writable_dir
@@ -126,17 +125,19 @@ def derive(dataset: DiskDataset, transform: str, chunk_edges: int = 1 << 20,
         dinv = _degrees(dataset, chunk_edges).pow_(-0.5)
         dinv.masked_fill_(dinv == float('inf'), 0)
 
-    # Pass 1: the new row lengths (edges that are not self-loops, plus 1).
-    counts = torch.empty(n, dtype=torch.long)
-    for lo, hi in row_chunks(dataset.rowptr, chunk_edges):
-        src, dst, _ = _read_rows(dataset, lo, hi)
-        counts[lo:hi] = torch.bincount(dst[src != dst] - lo,
-                                       minlength=hi - lo) + 1
-    rowptr = torch.zeros(n + 1, dtype=torch.long)
-    torch.cumsum(counts, 0, out=rowptr[1:])
-    del counts
-    num_edges = int(rowptr[-1])
-    arrays: Dict[str, Any] = {'rowptr': write_array(out, 'rowptr', rowptr)}
+    # Pass 1: the new row pointers, written as the rows are counted (a row
+    # keeps its edges that are not self-loops, plus one self-loop):
+    num_edges = 0
+    with ArrayWriter(out, 'rowptr', [n + 1], torch.long) as writer:
+        writer.write(torch.zeros(1, dtype=torch.long))
+        for lo, hi in row_chunks(dataset.rowptr, chunk_edges):
+            src, dst, _ = _read_rows(dataset, lo, hi)
+            counts = torch.bincount(dst[src != dst] - lo,
+                                    minlength=hi - lo) + 1
+            ends = counts.cumsum(0).add_(num_edges)  # [hi - lo]
+            writer.write(ends)
+            num_edges = int(ends[-1])
+        arrays: Dict[str, Any] = {'rowptr': writer.close()}
 
     arrays.update(_write_edges(dataset, out, num_edges, chunk_edges,
                                transform == 'gcn_norm', dinv, weighted))
