@@ -30,10 +30,12 @@ Parts (``--parts``):
     the whole pipeline inside the cap.
 
 * ``sweep``: graphs of 10^5, 10^6 and 10^7 nodes (average degree 10, 32
-  features; clusters of 25,000 nodes, one per batch; GCN-2x64), prepared
-  with ``--partition stream`` and trained one epoch from disk, all under the
-  same cap: the peak memory should stay flat, and the epoch time grow
-  linearly with the edges.
+  features; clusters of 25,000 nodes, split into ranges of at most 50,000
+  in-edges by ``--max-cluster-edges``, one range per batch; GCN-2x64),
+  prepared with ``--partition stream`` and trained one epoch from disk, all
+  under the same cap: the peak memory should stay flat, and the epoch time
+  grow linearly with the edges. ``--sweep-max-cluster-edges 0`` trains
+  whole clusters instead.
 
 * ``distributed``: 2 ranks (``--nproc 2``) on one prepared synthetic-arxiv
   directory; each rank's resident memory before training against the bytes
@@ -73,8 +75,8 @@ PRODUCT_STEPS = ('prepare-stream', 'disk-stream', 'memory-stream', 'metis',
 SWEEP_SIZES = (100_000, 1_000_000, 10_000_000)
 SWEEP_CONFIG = ('synthetic graphs (average degree 10, 32 features, 10 '
                 'classes), prepared with --partition stream, clusters of '
-                '25,000 nodes, one per batch; GCN-2x64, dropout 0, disk '
-                'histories; 1 epoch and the exact inference; every step '
+                '25,000 nodes, {split}, one per batch; GCN-2x64, dropout 0, '
+                'disk histories; 1 epoch and the exact inference; every step '
                 'under a {cap:g} GiB cgroup v1 cap')
 SWEEP_TRAIN = ['--model', 'gcn', '--layers', '2', '--hidden', '64',
                '--dropout', '0.0', '--batch-size', '1', '--epochs', '1',
@@ -114,6 +116,7 @@ def step(name: str, cmd: List[str], cap: int,
         curve = result['curve']
         out.update(
             epoch_time_s=result['epoch_time_s'],
+            batches_per_epoch=result.get('batches_per_epoch'),
             epoch_times_s=curve['time_s'],
             read_bytes_per_epoch=curve.get('read_bytes'),
             inference_s=[t for t in curve.get('eval_time_s', [])
@@ -221,7 +224,11 @@ def part_products(root: str, cap: int, free_cap: int, data_root: str,
     save()
 
 
-def part_sweep(root: str, cap: int, sizes: List[int]) -> Dict[str, Any]:
+def part_sweep(root: str, cap: int, sizes: List[int],
+               max_cluster_edges: int) -> Dict[str, Any]:
+    split = []
+    if max_cluster_edges > 0:
+        split = ['--max-cluster-edges', str(max_cluster_edges)]
     rows = []
     for num_nodes in sizes:
         path = osp.join(root, f'sweep-{num_nodes}.gas')
@@ -238,13 +245,16 @@ def part_sweep(root: str, cap: int, sizes: List[int]) -> Dict[str, Any]:
         json_path = osp.join(root, f'sweep-{num_nodes}.json')
         train = step(f'train-{num_nodes}', cli(
             'train', '--data-dir', path, '--history-storage', 'disk',
-            '--num-parts', str(num_parts), *SWEEP_TRAIN, '--json',
+            '--num-parts', str(num_parts), *SWEEP_TRAIN, *split, '--json',
             json_path), cap, json_path)
         train['bytes_on_disk'] = dir_bytes(path)
         rows.append(dict(num_nodes=num_nodes, num_parts=num_parts,
                          prepare=prep, train=train))
         shutil.rmtree(path, ignore_errors=True)
-    return dict(config=SWEEP_CONFIG.format(cap=cap / GiB), rows=rows)
+    text = (f'split into ranges of at most {max_cluster_edges:,} in-edges'
+            if max_cluster_edges > 0 else 'not split')
+    return dict(config=SWEEP_CONFIG.format(cap=cap / GiB, split=text),
+                max_cluster_edges=max_cluster_edges or None, rows=rows)
 
 
 def part_distributed(root: str) -> Dict[str, Any]:
@@ -297,7 +307,8 @@ def part_distributed(root: str) -> Dict[str, Any]:
                 test_acc=result['test_acc'])
 
 
-def plot(sweep: Dict[str, Any], path: str) -> None:
+def plot(sweep: Dict[str, Any], path: str,
+         whole: Optional[Dict[str, Any]] = None) -> None:
     try:
         import matplotlib
         matplotlib.use('Agg')
@@ -317,6 +328,13 @@ def plot(sweep: Dict[str, Any], path: str) -> None:
                        ('peak_rss_bytes', 'peak RSS')):
         axes[1].plot(edges, [r['train'][key] / GiB for r in rows], 'o-',
                      label=label)
+    whole_rows = [r for r in (whole or {}).get('rows', [])
+                  if 'epoch_time_s' in r['train']]
+    if whole_rows and sweep.get('max_cluster_edges'):
+        axes[1].plot([r['train']['num_edges'] for r in whole_rows],
+                     [r['train']['anon_peak_bytes'] / GiB
+                      for r in whole_rows], 'x:', color='gray',
+                     label='anonymous, whole clusters')
     axes[1].axhline(rows[0]['train']['cap_bytes'] / GiB, color='k',
                     ls='--', label='cap')
     axes[1].set(xscale='log', xlabel='edges', ylabel='GiB',
@@ -337,6 +355,10 @@ def main() -> None:
     parser.add_argument('--free-cap-gb', type=float, default=22.0)
     parser.add_argument('--sweep-sizes', type=int, nargs='+',
                         default=list(SWEEP_SIZES))
+    parser.add_argument('--sweep-max-cluster-edges', type=int,
+                        default=50_000,
+                        help='split the clusters of the sweep into ranges of '
+                        'at most this many in-edges (0: whole clusters)')
     parser.add_argument('--out', default=OUT)
     parser.add_argument('--epochs', type=int, default=3,
                         help='training epochs of the products runs')
@@ -377,9 +399,11 @@ def main() -> None:
     if 'sweep' in args.parts:
         results['sweep'] = part_sweep(args.root,
                                       int(args.sweep_cap_gb * GiB),
-                                      args.sweep_sizes)
+                                      args.sweep_sizes,
+                                      args.sweep_max_cluster_edges)
         plot(results['sweep'], osp.join(osp.dirname(args.out),
-                                        'out_of_core_sweep.png'))
+                                        'out_of_core_sweep.png'),
+             results.get('sweep_whole_clusters'))
     save()
     print(json.dumps(results, indent=1)[:4000])
 

@@ -13,6 +13,7 @@ from torch_geometric.data import Data
 from pyg_gas.checks import check_int, check_number
 from pyg_gas.graph import (
     check_graph_attr,
+    check_ptr,
     get_edge_index,
     is_sparse,
     sparse_to_edge_index,
@@ -472,6 +473,68 @@ def permute(data: Data, perm: Tensor) -> Data:
 #: most transforms) keeps, and not in its storage, whose tensors of
 #: :obj:`num_nodes` rows PyG takes for node attributes.
 _ORIGINAL_IDS = '_pyg_gas_original_ids'
+
+
+def split_clusters(ptr: Tensor, rowptr: Any, max_edges: int) -> Tensor:
+    r"""Splits every cluster of :obj:`ptr` with more than :obj:`max_edges`
+    in-edges into consecutive node ranges of at most :obj:`max_edges`
+    in-edges each, and returns the finer cluster boundaries.
+
+    A mini-batch of :class:`~pyg_gas.SubgraphLoader` holds the edges into
+    its clusters and a halo of at most one row per edge, so bounding the
+    edges of every cluster bounds the memory of every batch, whatever the
+    size of the graph or the quality of its partition: with a fixed
+    :obj:`max_edges`, the batches of a graph of :math:`10^7` nodes hold no
+    more rows than those of a graph of :math:`10^5`. GAS stays exact, since
+    any split of the nodes into ranges is a valid partition; only the share
+    of edges that cross batches (and so come from the histories) grows.
+
+    A cluster is cut into :math:`\lceil E / \text{max\_edges} \rceil`
+    ranges of about equal edge counts, where :math:`E` counts its edges.
+    A node with more than :obj:`max_edges` in-edges is a range of its own
+    (the one case where a range exceeds the bound). Clusters within the
+    bound, empty ones included, are kept as they are, so splitting twice
+    with the same bound changes nothing.
+
+    Args:
+        ptr (torch.Tensor): The cluster boundaries, e.g. from
+            :func:`~pyg_gas.metis`, of a graph in cluster order.
+        rowptr (torch.Tensor or numpy.ndarray): The row pointers of the
+            graph's CSR, whose rows are the edges' targets, e.g. the
+            :obj:`rowptr` of a :class:`~pyg_gas.storage.DiskDataset`
+            (read by binary search only: a memory-mapped array stays on
+            disk).
+        max_edges (int): The most in-edges of a range.
+    """
+    check_int('max_edges', max_edges)
+    if isinstance(rowptr, Tensor):
+        if rowptr.dim() != 1 or rowptr.is_floating_point():
+            raise TypeError(f"'rowptr' must be a one-dimensional integer "
+                            f"tensor (got {rowptr.dtype} of shape "
+                            f"{list(rowptr.shape)})")
+        rowptr = rowptr.cpu().numpy()
+    if not isinstance(rowptr, np.ndarray) or rowptr.ndim != 1 or (
+            rowptr.dtype.kind not in 'iu') or rowptr.size < 1:
+        raise TypeError(f"'rowptr' must be the one-dimensional integer row "
+                        f"pointers of a CSR (got "
+                        f"{getattr(rowptr, 'dtype', type(rowptr).__name__)})")
+    ptr = check_ptr(ptr, rowptr.size - 1)
+    cuts = [0]
+    for lo, hi in zip(ptr[:-1].tolist(), ptr[1:].tolist()):
+        start = lo
+        while hi - start > 1:
+            left = int(rowptr[hi]) - int(rowptr[start])
+            if left <= max_edges:
+                break
+            pieces = -(-left // max_edges)
+            # The last node whose range ends within an equal share:
+            share = int(rowptr[start]) + left // pieces
+            end = int(np.searchsorted(rowptr, share, side='right')) - 1
+            start = min(max(end, start + 1), hi)
+            cuts.append(start)
+        if hi > cuts[-1] or hi == lo:
+            cuts.append(hi)
+    return torch.tensor(cuts, dtype=torch.long)
 
 
 def original_ids(data: Any) -> Optional[Tensor]:

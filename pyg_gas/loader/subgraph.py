@@ -30,7 +30,12 @@ from pyg_gas.graph import (  # noqa: F401 (check_ptr: alias)
     split_attributes,
     to_csr,
 )
-from pyg_gas.partition import metis, permute, stream_partition
+from pyg_gas.partition import (
+    metis,
+    permute,
+    split_clusters,
+    stream_partition,
+)
 from pyg_gas.typing import WITH_TORCH_SPARSE, require
 from pyg_gas.utils import gather_rows
 
@@ -66,10 +71,16 @@ class ClusterCollater:
             values, which would silently spread through every layer and,
             through the histories, to every batch. One pass over both, at
             construction. (default: :obj:`True`)
+        max_cluster_edges (int, optional): Splits every cluster with more
+            in-edges into node ranges of at most this many (see
+            :func:`~pyg_gas.split_clusters`), which bounds the edges and
+            halo rows of every batch; :obj:`ptr` is then the finer
+            boundaries. (default: :obj:`None`)
     """
     def __init__(self, data: Data, ptr: Tensor, halo: bool = True,
                  adj_format: AdjFormat = 'csr',
-                 check_finite: bool = True) -> None:
+                 check_finite: bool = True,
+                 max_cluster_edges: Optional[int] = None) -> None:
         if adj_format not in ('auto', 'csr', 'sparse_tensor'):
             raise ValueError(f"'adj_format' must be 'auto', 'csr' or "
                              f"'sparse_tensor' (got '{adj_format}')")
@@ -79,6 +90,9 @@ class ClusterCollater:
             adj_format = 'sparse_tensor' if WITH_TORCH_SPARSE else 'csr'
         self.adj_format = adj_format
         self.halo = halo
+        if max_cluster_edges is not None:
+            check_int('max_cluster_edges', max_cluster_edges)
+        self.max_cluster_edges = max_cluster_edges
         if not isinstance(data, Data) and hasattr(data, 'clustered_csr'):
             self._set_csr(data.clustered_csr(), ptr)  # E.g. on disk.
             return
@@ -90,6 +104,7 @@ class ClusterCollater:
         self.num_nodes = num_nodes
         self.ptr = check_ptr(ptr, num_nodes)
         self.rowptr, self.col, perm = to_csr(edge_index.cpu(), num_nodes)
+        self.cluster_ptr, self.ptr = self.ptr, self.split(self.ptr)
         node_attrs, self.edge_attrs, self.graph_attrs = split_attributes(
             data, perm)
         self.node_attrs = {k: v.cpu() for k, v in node_attrs.items()}
@@ -108,6 +123,14 @@ class ClusterCollater:
         self.node_attrs, self.edge_attrs = csr.node_attrs, csr.edge_attrs
         self.graph_attrs, self.casts = csr.graph_attrs, csr.casts
         self.source = csr.source
+        self.cluster_ptr, self.ptr = self.ptr, self.split(self.ptr)
+
+    def split(self, ptr: Tensor) -> Tensor:
+        r"""The cluster boundaries :obj:`ptr` of this graph, split by
+        :obj:`max_cluster_edges` (unchanged without it)."""
+        if self.max_cluster_edges is None:
+            return ptr
+        return split_clusters(ptr, self.rowptr, self.max_cluster_edges)
 
     def __getstate__(self) -> Dict[str, Any]:
         state = dict(self.__dict__)
@@ -340,9 +363,12 @@ def _check_order(name: str, collater: ClusterCollater) -> None:
     # Warns once if the graph of 'collater' is not in the cluster order of
     # its 'ptr' (see 'cluster_order'). A prepared dataset is in cluster
     # order by construction, and is not read for this.
-    if collater.source is not None or collater.num_parts < 2:
+    # Clusters split by 'max_cluster_edges' are checked before the split:
+    # their ranges are no groups of linked nodes.
+    ptr = collater.cluster_ptr
+    if collater.source is not None or ptr.numel() < 3:
         return
-    order = cluster_order(collater.rowptr, collater.col, collater.ptr)
+    order = cluster_order(collater.rowptr, collater.col, ptr)
     if order.in_order is not False:
         return
     share = order.inside / order.num_edges
@@ -412,6 +438,11 @@ class SubgraphLoader(DataLoader):
         check_order (bool, optional): Warns if :obj:`data` does not look
             to be in the cluster order of :obj:`ptr` (see above).
             (default: :obj:`True`)
+        max_cluster_edges (int, optional): Splits every cluster with more
+            in-edges into node ranges of at most this many (see
+            :func:`~pyg_gas.split_clusters`): the memory of a batch is then
+            bounded whatever the graph's size, and :attr:`ptr` holds the
+            finer boundaries. (default: :obj:`None`)
         **kwargs (optional): Arguments of
             :class:`torch.utils.data.DataLoader`, such as
             :obj:`num_workers`.
@@ -421,12 +452,14 @@ class SubgraphLoader(DataLoader):
     def __init__(self, data: Data, ptr: Tensor, batch_size: int = 1,
                  shuffle: bool = False, adj_format: AdjFormat = 'csr',
                  check_finite: bool = True, check_order: bool = True,
+                 max_cluster_edges: Optional[int] = None,
                  **kwargs: Any) -> None:
         kwargs.pop('collate_fn', None)
         kwargs.pop('dataset', None)
         self.collater = ClusterCollater(data, ptr, halo=self.halo,
                                         adj_format=adj_format,
-                                        check_finite=check_finite)
+                                        check_finite=check_finite,
+                                        max_cluster_edges=max_cluster_edges)
         _check_batch_size(batch_size, self.collater.num_parts)
         if check_order:
             _check_order(type(self).__name__, self.collater)
@@ -562,6 +595,11 @@ class EvalSubgraphLoader(DataLoader):
             Ranges of a graph in its own order (e.g. to bound the memory of
             inference, not to follow clusters) take
             :obj:`check_order=False`. (default: :obj:`True`)
+        max_cluster_edges (int, optional): Splits every cluster with more
+            in-edges into node ranges of at most this many, as
+            :class:`SubgraphLoader` does; with a :obj:`collater`, it is
+            that collater's (pass :obj:`None` or the same value).
+            (default: :obj:`None`)
         **kwargs (optional): Arguments of
             :class:`torch.utils.data.DataLoader`.
     """
@@ -569,7 +607,9 @@ class EvalSubgraphLoader(DataLoader):
                  adj_format: AdjFormat = 'csr', cache: bool = False,
                  collater: Optional[ClusterCollater] = None,
                  num_parts: Optional[int] = None, check_finite: bool = True,
-                 check_order: bool = True, **kwargs: Any) -> None:
+                 check_order: bool = True,
+                 max_cluster_edges: Optional[int] = None,
+                 **kwargs: Any) -> None:
         for key in ('collate_fn', 'dataset', 'shuffle', 'batch_size'):
             kwargs.pop(key, None)
         # Iterating a DataLoader draws a seed from its generator: a private
@@ -579,14 +619,23 @@ class EvalSubgraphLoader(DataLoader):
         if collater is None:
             collater = ClusterCollater(data, ptr, halo=True,
                                        adj_format=adj_format,
-                                       check_finite=check_finite)
+                                       check_finite=check_finite,
+                                       max_cluster_edges=max_cluster_edges)
             if check_order:
                 _check_order(type(self).__name__, collater)
         else:
             if not isinstance(collater, ClusterCollater):
                 raise TypeError(f"'collater' must be a 'ClusterCollater' "
                                 f"(got {type(collater).__name__})")
-            if not torch.equal(collater.ptr, check_ptr(ptr, data.num_nodes)):
+            if max_cluster_edges not in (None, collater.max_cluster_edges):
+                raise ValueError(f"'max_cluster_edges' must be None or that "
+                                 f"of 'collater' "
+                                 f"({collater.max_cluster_edges}) (got "
+                                 f"{max_cluster_edges})")
+            # The given boundaries, or the coarser ones they were split
+            # from:
+            ptr = collater.split(check_ptr(ptr, data.num_nodes))
+            if not torch.equal(collater.ptr, ptr):
                 raise ValueError("'collater' belongs to another partition "
                                  "('ptr' differs)")
             collater = collater.with_halo(True)

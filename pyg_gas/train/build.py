@@ -344,7 +344,9 @@ class Partitioned(LoaderEntry):
         batch_size = min(config.batch_size, config.num_parts)
         train = self.loader_cls(data, ptr, batch_size=batch_size,
                                 shuffle=True, num_workers=config.num_workers,
-                                persistent_workers=config.num_workers > 0)
+                                persistent_workers=config.num_workers > 0,
+                                max_cluster_edges=config.max_cluster_edges)
+        ptr = train.ptr  # Split by 'max_cluster_edges'.
         # Inference batches share the training loader's copy of the graph;
         # small graphs keep them built, large ones build one at a time:
         eval_loader = EvalSubgraphLoader(

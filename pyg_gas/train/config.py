@@ -68,6 +68,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
     out = TrainConfig(**values)
     for key in ('eval_parts', 'num_workers'):
         check_int(key, getattr(out, key), 0)
+    if out.max_cluster_edges is not None:
+        check_int('max_cluster_edges', out.max_cluster_edges)
     # Seeds NumPy too, which takes [0, 2**32):
     check_int('seed', out.seed, 0, 2**32 - 1)
     for key in _POSITIVE:

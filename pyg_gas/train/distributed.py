@@ -90,6 +90,11 @@ def _check(config: TrainConfig) -> None:
                          "of their own shards only. Save without it "
                          "(--save DIR alone): the saved model computes its "
                          "histories when it predicts")
+    if config.max_cluster_edges is not None:
+        raise ValueError("'max_cluster_edges' is for runs of one process: "
+                         "the ranks of a distributed run own whole "
+                         "clusters. Prepare the dataset with more parts "
+                         "instead (--num-parts)")
 
 
 def _resident_bytes(field: str = 'VmRSS') -> int:

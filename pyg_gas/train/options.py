@@ -119,6 +119,11 @@ class TrainConfig:
         'metis', "(gas, cluster) 'metis', or 'stream': a restreamed LDG "
         "partitioner in bounded memory (pyg_gas.stream_partition), for "
         "graphs whose METIS run does not fit", choices=list(PARTITIONERS))
+    max_cluster_edges: Optional[int] = _option(
+        None, '(gas, cluster) split every cluster with more in-edges into '
+        'node ranges of at most E (pyg_gas.split_clusters): the edges and '
+        'halo rows of a batch stay bounded whatever the graph size, so its '
+        'memory does too', metavar='E')
     cache_dir: Optional[str] = _option(None,
                                        'where to cache METIS partitions',
                                        metavar='DIR')

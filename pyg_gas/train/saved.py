@@ -420,8 +420,10 @@ class TrainedModel:
                      clusters: bool = True) -> EvalSubgraphLoader:
         # Node ranges that are not clusters are not checked for cluster
         # order (see 'pyg_gas.loader.cluster_order').
-        return EvalSubgraphLoader(data, ptr, batch_size=batch_size,
-                                  check_order=clusters)
+        return EvalSubgraphLoader(
+            data, ptr, batch_size=batch_size, check_order=clusters,
+            max_cluster_edges=(self.config.max_cluster_edges if clusters
+                               else None))
 
     def _saved_graph_of(self) -> _Graph:
         # The graph of the configuration, clustered by the saved partition,

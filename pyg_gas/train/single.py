@@ -120,7 +120,8 @@ def prepare(config: TrainConfig, device: torch.device) -> Engine:
         task=task_of(data.y),
         tracks_staleness=entry.tracks_staleness and len(model.histories) > 0,
         info=dict(num_nodes=int(data.num_nodes), num_edges=num_edges,
-                  partition_time_s=loaders.partition_time_s),
+                  partition_time_s=loaders.partition_time_s,
+                  batches_per_epoch=len(loaders.train)),
         final_stats=(None if config.save is None else
                      _saver(config, model, loaders, deg)))
 
