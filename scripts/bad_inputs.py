@@ -78,6 +78,7 @@ from pyg_gas import (  # noqa: E402
     gas_inference,
     metis,
     permute,
+    split_clusters,
 )
 from pyg_gas.checkpoint import read_checkpoint  # noqa: E402
 from pyg_gas.datasets import load_dataset, synthetic_graph  # noqa: E402
@@ -983,6 +984,10 @@ def _cases() -> List[Case]:
         ("batch_size='2'", dict(batch_size='2'), 'batch_size'),
         ('batch_size=2.0', dict(batch_size=2.0), 'batch_size'),
         ("adj_format='dense'", dict(adj_format='dense'), 'adj_format'),
+        ('max_cluster_edges=0', dict(max_cluster_edges=0),
+         'max_cluster_edges'),
+        ("max_cluster_edges='8'", dict(max_cluster_edges='8'),
+         'max_cluster_edges'),
     ]:
         add(C(area, f'SubgraphLoader: {desc}',
               lambda kwargs=kwargs: SubgraphLoader(graph(24), even_ptr(),
@@ -999,6 +1004,21 @@ def _cases() -> List[Case]:
               graph(24), even_ptr(24, 3), collater=SubgraphLoader(
                   graph(24), even_ptr(24, 4)).collater),
           match=['collater']))
+    add(C(area, 'EvalSubgraphLoader: max_cluster_edges=4, collater of 8',
+          lambda: EvalSubgraphLoader(
+              graph(24), even_ptr(), max_cluster_edges=4,
+              collater=SubgraphLoader(graph(24), even_ptr(),
+                                      max_cluster_edges=8).collater),
+          match=['max_cluster_edges']))
+    add(C(area, 'split_clusters: float rowptr',
+          lambda: split_clusters(even_ptr(), torch.arange(25.0), 4),
+          match=['rowptr']))
+    add(C(area, 'split_clusters: ptr of 23 nodes, rowptr of 24',
+          lambda: split_clusters(even_ptr(23, 4), torch.arange(25), 4),
+          match=['ptr']))
+    add(C(area, 'split_clusters: max_edges=0',
+          lambda: split_clusters(even_ptr(), torch.arange(25), 0),
+          match=['max_edges']))
     add(C(area, 'SubgraphLoader: data as a dict',
           lambda: SubgraphLoader(dict(graph(24)), even_ptr()),
           match=['data']))
@@ -1274,6 +1294,11 @@ def _cases() -> List[Case]:
          ['--loader', 'full', '--eval-parts', '100000'], 'eval_parts'),
         ('--nproc 0', ['--nproc', '0'], 'nproc'),
         ('--sync-every 0', ['--sync-every', '0'], 'sync_every'),
+        ('--max-cluster-edges 0', ['--max-cluster-edges', '0'],
+         'max_cluster_edges'),
+        ('--nproc 2 --max-cluster-edges 100',
+         ['--nproc', '2', '--max-cluster-edges', '100'],
+         'max_cluster_edges'),
         ('--nproc 2 --loader full', ['--nproc', '2', '--loader', 'full'],
          'loader'),
         ('--nproc 50 --num-parts 40', ['--nproc', '50'], 'parts'),
