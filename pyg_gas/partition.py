@@ -484,17 +484,21 @@ def split_clusters(ptr: Tensor, rowptr: Any, max_edges: int) -> Tensor:
     its clusters and a halo of at most one row per edge, so bounding the
     edges of every cluster bounds the memory of every batch, whatever the
     size of the graph or the quality of its partition: with a fixed
-    :obj:`max_edges`, the batches of a graph of :math:`10^7` nodes hold no
-    more rows than those of a graph of :math:`10^5`. GAS stays exact, since
-    any split of the nodes into ranges is a valid partition; only the share
-    of edges that cross batches (and so come from the histories) grows.
+    :obj:`max_edges`, a batch of one range holds at most :obj:`max_edges`
+    edges and halo rows, on :math:`10^5` nodes as on :math:`10^7`. GAS
+    stays exact, since any split of the nodes into ranges is a valid
+    partition; only the share of edges that cross batches (and so come from
+    the histories) grows.
 
-    A cluster is cut into :math:`\lceil E / \text{max\_edges} \rceil`
-    ranges of about equal edge counts, where :math:`E` counts its edges.
-    A node with more than :obj:`max_edges` in-edges is a range of its own
-    (the one case where a range exceeds the bound). Clusters within the
-    bound, empty ones included, are kept as they are, so splitting twice
-    with the same bound changes nothing.
+    A cluster is cut from its first node on. Each range takes an equal
+    share of the edges left, :math:`E' / \lceil E' / \text{max\_edges}
+    \rceil` for :math:`E'` edges left, or as many as the bound allows where
+    the rest would otherwise need more ranges; most clusters of :math:`E`
+    edges so split into :math:`\lceil E / \text{max\_edges} \rceil` ranges
+    of about equal edge counts. A node with more than :obj:`max_edges`
+    in-edges is a range of its own (the one case where a range exceeds the
+    bound). Clusters within the bound, empty ones included, are kept as
+    they are, so splitting twice with the same bound changes nothing.
 
     Args:
         ptr (torch.Tensor): The cluster boundaries, e.g. from
@@ -519,6 +523,13 @@ def split_clusters(ptr: Tensor, rowptr: Any, max_edges: int) -> Tensor:
                         f"pointers of a CSR (got "
                         f"{getattr(rowptr, 'dtype', type(rowptr).__name__)})")
     ptr = check_ptr(ptr, rowptr.size - 1)
+    def last_within(start: int, edges: int) -> int:
+        # The last node end such that [start, end) has at most 'edges'
+        # edges, and at least one node.
+        end = int(np.searchsorted(rowptr, int(rowptr[start]) + edges,
+                                  side='right')) - 1
+        return max(end, start + 1)
+
     cuts = [0]
     for lo, hi in zip(ptr[:-1].tolist(), ptr[1:].tolist()):
         start = lo
@@ -527,10 +538,13 @@ def split_clusters(ptr: Tensor, rowptr: Any, max_edges: int) -> Tensor:
             if left <= max_edges:
                 break
             pieces = -(-left // max_edges)
-            # The last node whose range ends within an equal share:
-            share = int(rowptr[start]) + left // pieces
-            end = int(np.searchsorted(rowptr, share, side='right')) - 1
-            start = min(max(end, start + 1), hi)
+            # An equal share of the edges left, or as many as the bound
+            # allows if the rest would then need more ranges:
+            end = min(last_within(start, left // pieces), hi)
+            rest = int(rowptr[hi]) - int(rowptr[end])
+            if -(-rest // max_edges) > pieces - 1:
+                end = min(last_within(start, max_edges), hi)
+            start = end
             cuts.append(start)
         if hi > cuts[-1] or hi == lo:
             cuts.append(hi)
