@@ -12,7 +12,8 @@ DOCUMENTED = {
     'api/pyg_gas': [
         'pyg_gas.History', 'pyg_gas.ScalableGNN', 'pyg_gas.GASConv',
         'pyg_gas.SubgraphData', 'pyg_gas.metis', 'pyg_gas.permute',
-        'pyg_gas.stream_partition', 'pyg_gas.load',
+        'pyg_gas.stream_partition', 'pyg_gas.split_clusters',
+        'pyg_gas.load',
     ],
     'api/loader': [
         'pyg_gas.loader.SubgraphLoader', 'pyg_gas.loader.EvalSubgraphLoader',

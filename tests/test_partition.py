@@ -11,7 +11,13 @@ from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
 import pyg_gas.partition as partition_module
 import pyg_gas.typing as typing_module
-from pyg_gas.partition import BACKENDS, available_backends, metis, permute
+from pyg_gas.partition import (
+    BACKENDS,
+    available_backends,
+    metis,
+    permute,
+    split_clusters,
+)
 
 WITH_PYMETIS = typing_module.WITH_PYMETIS
 needs_pymetis = pytest.mark.skipif(not WITH_PYMETIS,
@@ -847,3 +853,64 @@ def test_permute_keeps_clearly_graph_level_attributes(small_graph):
     assert float(out.scale) == 2.0 and out.names == ['a', 'b']
     assert torch.equal(out.split_index, data.split_index)
     assert torch.equal(out.graph_attr, data.graph_attr)
+
+
+# split_clusters ##############################################################
+
+# In-degrees 3, 3, 4 | (an empty cluster) | 0 | 10 | 1, 1, 1, 1, 2:
+SPLIT_DEG = [3, 3, 4, 0, 10, 1, 1, 1, 1, 2]
+SPLIT_PTR = [0, 3, 3, 4, 5, 10]
+
+
+def split_rowptr() -> Tensor:
+    deg = torch.tensor(SPLIT_DEG)
+    return torch.cat([deg.new_zeros(1), deg.cumsum(0)])
+
+
+@pytest.mark.parametrize('max_edges, expected', [
+    # Every node alone (the node of 10 edges exceeds the bound alone):
+    (1, [0, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10]),
+    # Equal shares: 6 edges into 3 ranges of 2.
+    (2, [0, 1, 2, 3, 3, 4, 5, 7, 9, 10]),
+    (3, [0, 1, 2, 3, 3, 4, 5, 8, 10]),
+    # An equal share of 10 edges (5) would take node 0 alone and leave 7,
+    # which needs 2 more ranges: the range takes the bound's 6 instead.
+    (6, [0, 2, 3, 3, 4, 5, 10]),
+    (7, [0, 1, 3, 3, 4, 5, 10]),
+    # Clusters within the bound stay whole, the empty one included:
+    (10, SPLIT_PTR),
+    (100, SPLIT_PTR),
+])
+def test_split_clusters_hand(max_edges, expected):
+    rowptr, ptr = split_rowptr(), torch.tensor(SPLIT_PTR)
+    out = split_clusters(ptr, rowptr, max_edges)
+    assert out.dtype == torch.long and out.tolist() == expected
+    # Splitting again changes nothing; a NumPy row pointer (e.g. a memory
+    # map) gives the same:
+    assert torch.equal(split_clusters(out, rowptr, max_edges), out)
+    assert torch.equal(split_clusters(ptr, rowptr.numpy(), max_edges), out)
+
+
+def test_split_clusters_of_a_memory_map(tmp_path):
+    # A prepared dataset's row pointers stay memory-mapped:
+    path = str(tmp_path / 'rowptr.npy')
+    np.save(path, split_rowptr().numpy().astype(np.int64))
+    rowptr = np.load(path, mmap_mode='r')
+    out = split_clusters(torch.tensor(SPLIT_PTR), rowptr, 3)
+    assert out.tolist() == [0, 1, 2, 3, 3, 4, 5, 8, 10]
+
+
+def test_split_clusters_bounds_cora_batches(cora):
+    perm, ptr = metis(cora, 4, log=False)
+    data = permute(cora, perm)
+    src, dst = data.edge_index
+    rowptr = torch.cat([torch.zeros(1, dtype=torch.long),
+                        torch.bincount(dst, minlength=data.num_nodes)
+                        .cumsum(0)])
+    out = split_clusters(ptr, rowptr, 500)
+    # A refinement: every boundary of 'ptr' is kept.
+    assert set(ptr.tolist()) <= set(out.tolist())
+    edges = rowptr[out[1:]] - rowptr[out[:-1]]
+    single = (out[1:] - out[:-1]) == 1
+    assert bool(((edges <= 500) | single).all())
+    assert out.numel() - 1 >= -(-data.num_edges // 500)

@@ -26,6 +26,7 @@ from pyg_gas import (
     SubgraphLoader,
     metis,
     permute,
+    split_clusters,
 )
 from pyg_gas.nn.models import GAT, GCN, GIN, SAGE
 
@@ -296,6 +297,39 @@ def test_loader_epoch(Loader: Any, max_examples: int) -> None:
         assert sizes == [batch_size] * (num_batches - 1) + [last]
         if not shuffle:  # Clusters in order: so are the nodes.
             assert seen == list(range(data.num_nodes))
+
+    prop()
+
+
+@examples(40)
+def test_split_clusters(max_examples: int) -> None:
+    # Split clusters refine the partition, keep every range within the
+    # bound (or to one node), and batch every node once, with its halo.
+    @run(max_examples, partitioned_graphs(), st.integers(1, 12),
+         st.booleans())
+    def prop(graph: Tuple[Data, Tensor], max_edges: int, evaluate: bool
+             ) -> None:
+        data, ptr = graph
+        dst = data.edge_index[1]
+        rowptr = torch.zeros(data.num_nodes + 1, dtype=torch.long)
+        rowptr[1:] = torch.bincount(dst, minlength=data.num_nodes).cumsum(0)
+        out = split_clusters(ptr, rowptr, max_edges)
+        assert out[0] == 0 and out[-1] == data.num_nodes
+        assert bool((out[1:] >= out[:-1]).all())
+        assert set(ptr.tolist()) <= set(out.tolist())
+        edges = rowptr[out[1:]] - rowptr[out[:-1]]
+        assert bool(((edges <= max_edges) | (out[1:] - out[:-1] == 1)).all())
+        assert torch.equal(split_clusters(out, rowptr, max_edges), out)
+
+        Loader = EvalSubgraphLoader if evaluate else SubgraphLoader
+        loader = Loader(data, ptr, max_cluster_edges=max_edges)
+        assert torch.equal(loader.ptr, out)
+        seen: List[int] = []
+        for batch in loader:
+            seen += batch.n_id[:batch.batch_size].tolist()
+            check_clusters(batch)
+            check_batch_edges(batch, data, halo=True)
+        assert seen == list(range(data.num_nodes))
 
     prop()
 

@@ -81,6 +81,10 @@ class DistributedSubgraphLoader(DataLoader):
         seed (int, optional): The seed of the shuffles. (default: :obj:`0`)
         num_batches (int, optional): The steps per epoch. (default: the
             largest number of batches of any rank of :obj:`group`)
+        max_cluster_edges (int, optional): Splits every owned cluster with
+            more in-edges into node ranges of at most this many (see
+            :func:`~pyg_gas.split_clusters`); the ranges are then the
+            clusters that batches group. (default: :obj:`None`)
         group (ProcessGroup, optional): The process group.
         **kwargs (optional): Arguments of
             :class:`torch.utils.data.DataLoader`, such as
@@ -89,6 +93,7 @@ class DistributedSubgraphLoader(DataLoader):
     def __init__(self, shard: GraphShard, batch_size: int = 1,
                  shuffle: bool = True, seed: int = 0,
                  num_batches: Optional[int] = None,
+                 max_cluster_edges: Optional[int] = None,
                  group: Optional[Any] = None, **kwargs: Any) -> None:
         if not isinstance(shard, GraphShard):
             raise TypeError(f"'shard' must be a 'GraphShard' "
@@ -97,17 +102,26 @@ class DistributedSubgraphLoader(DataLoader):
         for key in ('collate_fn', 'dataset', 'batch_sampler', 'sampler'):
             kwargs.pop(key, None)
         self.shard = shard
-        self.collater = ClusterCollater(shard.data, shard.local_ptr())
-        batch_size = min(batch_size, shard.num_parts)
-        own = -(-shard.num_parts // batch_size)
+        local_ptr = shard.local_ptr()
+        self.collater = ClusterCollater(shard.data, local_ptr,
+                                        max_cluster_edges=max_cluster_edges)
+        # The owned clusters, or the ranges they were split into, come
+        # before the halo cache: a split only adds boundaries inside them.
+        owned_end = int(local_ptr[shard.num_parts])
+        #: The number of clusters (ranges) this rank owns.
+        self.num_parts = shard.num_parts + int(
+            (self.collater.ptr < owned_end).sum() -
+            (local_ptr < owned_end).sum())
+        batch_size = min(batch_size, self.num_parts)
+        own = -(-self.num_parts // batch_size)
         if num_batches is None:
             num_batches = _all_reduce_max(own, group)
         check_int('num_batches', num_batches)
         self.num_own_batches = own
         self.cluster_batch_size = batch_size
-        sampler = _PaddedSampler(shard.num_parts, batch_size, num_batches,
+        sampler = _PaddedSampler(self.num_parts, batch_size, num_batches,
                                  shuffle, seed)
-        super().__init__(range(shard.num_parts), batch_sampler=sampler,
+        super().__init__(range(self.num_parts), batch_sampler=sampler,
                          collate_fn=self.collater, **kwargs)
 
     def set_epoch(self, epoch: int) -> None:
@@ -122,11 +136,11 @@ class DistributedSubgraphLoader(DataLoader):
         return EvalSubgraphLoader(
             self.shard.data, self.collater.ptr,
             batch_size=batch_size or self.cluster_batch_size, cache=cache,
-            collater=self.collater, num_parts=self.shard.num_parts)
+            collater=self.collater, num_parts=self.num_parts)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(rank={self.shard.rank}, '
-                f'num_parts={self.shard.num_parts}, '
+                f'num_parts={self.num_parts}, '
                 f'batch_size={self.cluster_batch_size}, '
                 f'num_batches={len(self)})')
 

@@ -90,11 +90,6 @@ def _check(config: TrainConfig) -> None:
                          "of their own shards only. Save without it "
                          "(--save DIR alone): the saved model computes its "
                          "histories when it predicts")
-    if config.max_cluster_edges is not None:
-        raise ValueError("'max_cluster_edges' is for runs of one process: "
-                         "the ranks of a distributed run own whole "
-                         "clusters. Prepare the dataset with more parts "
-                         "instead (--num-parts)")
 
 
 def _resident_bytes(field: str = 'VmRSS') -> int:
@@ -191,7 +186,8 @@ def _loaders(config: TrainConfig,
     loader = DistributedSubgraphLoader(
         shard, batch_size=min(config.batch_size, config.num_parts),
         shuffle=True, seed=config.seed, num_workers=config.num_workers,
-        persistent_workers=config.num_workers > 0)
+        persistent_workers=config.num_workers > 0,
+        max_cluster_edges=config.max_cluster_edges)
     eval_loader = loader.eval_loader(
         cache=shard.data.edge_index.size(1) < 1_000_000)
     # The loaders hold the edges now (in CSR form, with their attributes):
@@ -274,6 +270,7 @@ def prepare_distributed(config: TrainConfig, device: torch.device) -> Engine:
     shard, model, info = _shard(config, reducer.rank, reducer.world_size,
                                 progress)
     loader, eval_loader = _loaders(config, shard)
+    info['batches_per_epoch'] = len(loader)  # The same on every rank.
     model = model.to(device)
     gas = DistributedGAS(
         model, shard, sync_every=config.sync_every,

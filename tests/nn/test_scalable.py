@@ -80,6 +80,37 @@ def test_gas_exactness(norm_cora, name, num_parts, batch_size):
     assert num_batches == -(-num_parts // batch_size)
 
 
+@pytest.mark.parametrize('name', ['gcn', 'sage'])
+def test_gas_exactness_with_split_clusters(norm_cora, name):
+    # Clusters split into ranges of at most 400 in-edges: more, smaller
+    # batches, each with at most 2 * 400 edges and halo rows, and the same
+    # exact outputs.
+    model = make_model(name, norm_cora, batch_norm=True, residual=True)
+    data = model.transform(norm_cora)
+    full = model(data.x, full_adj_t(data))
+    perm, ptr = metis(data, 4, log=False)
+    data = permute(data, perm)
+    full = full[perm]
+
+    train = SubgraphLoader(data, ptr, 2, shuffle=True, max_cluster_edges=400)
+    assert train.ptr.numel() - 1 >= -(-data.num_edges // 400) > 4
+    assert set(ptr.tolist()) <= set(train.ptr.tolist())
+    # The evaluation loader shares the graph, given either boundaries:
+    for given in (ptr, train.ptr):
+        loader = EvalSubgraphLoader(data, given, 2, collater=train.collater)
+        assert torch.equal(loader.ptr, train.ptr)
+    out = model.inference(loader)
+    assert (out - full).abs().max() <= 1e-5
+
+    for batch in train:
+        bs = batch.batch_size
+        assert batch.adj_t.values().numel() <= 2 * 400
+        assert batch.num_halo_nodes <= 2 * 400
+        out = model(batch.x, batch.adj_t, bs, batch.n_id, batch.offset,
+                    batch.count)
+        assert (out - full[batch.n_id[:bs]]).abs().max() <= 1e-5
+
+
 def test_stale_histories_change_the_output(norm_cora):
     # The converse of exactness: with empty histories, halo rows are zero and
     # the mini-batch output differs, so the test above checks something.

@@ -44,6 +44,19 @@ def test_disk_histories_equal_memory_histories(prepared, tmp_path):
     assert sorted(p.name for p in (tmp_path / 'h').iterdir())
 
 
+def test_split_clusters_disk_equals_memory(prepared, tmp_path):
+    # Clusters split by 'max_cluster_edges' from disk, with disk histories,
+    # compute what the same split computes in memory.
+    split = dict(COMMON, max_cluster_edges=500)
+    memory = run(TrainConfig(dataset='cora', **split))
+    disk = run(TrainConfig(data_dir=prepared, history_storage='disk',
+                           history_path=str(tmp_path / 'h'), **split))
+    _compare(disk, memory)
+    whole = run(TrainConfig(data_dir=prepared, **COMMON))
+    assert whole['batches_per_epoch'] == 4
+    assert disk['batches_per_epoch'] == memory['batches_per_epoch'] > 4
+
+
 @pytest.mark.parametrize('args, message', [
     (['--num-parts', '4'], 'was prepared with 8 parts'),
     (['--loader', 'full'], 'trains with the loaders'),

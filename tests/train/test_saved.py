@@ -385,3 +385,22 @@ def test_prepared_dataset(tmp_path, cora):
                     normalize_features=True, log=False)
     with pytest.raises(ValueError, match='partitioned otherwise'):
         load(path, data_dir=other).predict()
+
+
+def test_split_clusters_round_trip(cora, tmp_path):
+    # A model trained on clusters split by 'max_cluster_edges' saves the
+    # split boundaries, and predicts exactly what its inference computed.
+    config = resolve(TrainConfig(dataset='cora', epochs=2, progress=False,
+                                 device='cpu', max_cluster_edges=300,
+                                 save=str(tmp_path / 'model')))
+    seed_everything(config.seed)
+    engine = prepare(config, torch.device('cpu'))
+    result = fit(config, engine)
+    ptr = engine.loader.ptr
+    assert result['batches_per_epoch'] == len(engine.loader)
+    assert ptr.numel() - 1 > config.num_parts
+    loaded = load(config.save)
+    assert torch.equal(loaded.ptr, ptr)
+    reference = engine.evaluate()[_inverse(loaded.perm)]
+    assert torch.equal(loaded.predict(), reference)
+    assert torch.equal(loaded.predict(data=cora), reference)
