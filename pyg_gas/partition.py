@@ -523,6 +523,7 @@ def split_clusters(ptr: Tensor, rowptr: Any, max_edges: int) -> Tensor:
                         f"pointers of a CSR (got "
                         f"{getattr(rowptr, 'dtype', type(rowptr).__name__)})")
     ptr = check_ptr(ptr, rowptr.size - 1)
+
     def last_within(start: int, edges: int) -> int:
         # The last node end such that [start, end) has at most 'edges'
         # edges, and at least one node.

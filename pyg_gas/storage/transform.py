@@ -103,8 +103,8 @@ def derive(dataset: DiskDataset, transform: str, chunk_edges: int = 1 << 18,
     Chunks of :math:`2^{18}` edges keep the peak about 70 MB above an idle
     process, on :math:`2 \cdot 10^6` nodes and :math:`2.2 \cdot 10^7`
     edges; chunks of :math:`2^{20}` took about 230 MB there, as the memory
-    of larger temporaries is not handed back between chunks, in no less
-    time. The memory is handed back to the system at the end (see
+    of larger temporaries is not handed back between chunks, in about the
+    same time. The memory is handed back to the system at the end (see
     :func:`~pyg_gas.utils.trim_memory`).
     """
     if transform not in TRANSFORMS:
