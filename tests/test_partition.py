@@ -903,7 +903,7 @@ def test_split_clusters_of_a_memory_map(tmp_path):
 def test_split_clusters_bounds_cora_batches(cora):
     perm, ptr = metis(cora, 4, log=False)
     data = permute(cora, perm)
-    src, dst = data.edge_index
+    dst = data.edge_index[1]
     rowptr = torch.cat([torch.zeros(1, dtype=torch.long),
                         torch.bincount(dst, minlength=data.num_nodes)
                         .cumsum(0)])
