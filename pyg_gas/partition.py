@@ -503,25 +503,17 @@ def split_clusters(ptr: Tensor, rowptr: Any, max_edges: int) -> Tensor:
     Args:
         ptr (torch.Tensor): The cluster boundaries, e.g. from
             :func:`~pyg_gas.metis`, of a graph in cluster order.
-        rowptr (torch.Tensor or numpy.ndarray): The row pointers of the
-            graph's CSR, whose rows are the edges' targets, e.g. the
-            :obj:`rowptr` of a :class:`~pyg_gas.storage.DiskDataset`
-            (read by binary search only: a memory-mapped array stays on
-            disk).
+        rowptr (torch.Tensor or numpy.ndarray): The int32 or int64 row
+            pointers of the graph's CSR, whose rows are the edges'
+            targets, e.g. the :obj:`rowptr` of a
+            :class:`~pyg_gas.storage.DiskDataset` (read by binary search
+            only: a memory-mapped array stays on disk).
         max_edges (int): The most in-edges of a range.
     """
     check_int('max_edges', max_edges)
-    if isinstance(rowptr, Tensor):
-        if rowptr.dim() != 1 or rowptr.is_floating_point():
-            raise TypeError(f"'rowptr' must be a one-dimensional integer "
-                            f"tensor (got {rowptr.dtype} of shape "
-                            f"{list(rowptr.shape)})")
-        rowptr = rowptr.cpu().numpy()
-    if not isinstance(rowptr, np.ndarray) or rowptr.ndim != 1 or (
-            rowptr.dtype.kind not in 'iu') or rowptr.size < 1:
-        raise TypeError(f"'rowptr' must be the one-dimensional integer row "
-                        f"pointers of a CSR (got "
-                        f"{getattr(rowptr, 'dtype', type(rowptr).__name__)})")
+    rowptr = _index_array('rowptr', rowptr)  # A memory map stays one.
+    if rowptr.size < 1:
+        raise ValueError("'rowptr' must hold at least one entry (got none)")
     ptr = check_ptr(ptr, rowptr.size - 1)
 
     def last_within(start: int, edges: int) -> int:
