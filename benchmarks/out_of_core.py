@@ -27,7 +27,9 @@ Parts (``--parts``):
     partition and batches as ``disk-stream``, in memory;
   - ``disk-stream``: prepared under the cap with the bounded-memory
     partitioner (``--partition stream``) and run from disk under the cap:
-    the whole pipeline inside the cap.
+    the whole pipeline inside the cap;
+  - ``disk-stream-rows``: the same with ``--history-layout rows`` (each
+    node's features and history rows in one page of one file).
 
 * ``sweep``: graphs of 10^5, 10^6 and 10^7 nodes (average degree 10, 32
   features; clusters of 25,000 nodes, split into ranges of at most 50,000
@@ -39,7 +41,8 @@ Parts (``--parts``):
 
 * ``distributed``: 2 ranks (``--nproc 2``) on one prepared synthetic-arxiv
   directory; each rank's resident memory before training against the bytes
-  of its shard and halo cache.
+  of its shard and halo cache, above an import-only process and above the
+  same run on a 2,000-node graph.
 
 * ``dd``: the disk's sequential read bandwidth with direct I/O (``dd``), to
   compare the bytes read per training epoch (from ``/proc/self/io``) with.
@@ -70,8 +73,9 @@ PRODUCTS = ['--model', 'gcn', '--layers', '3', '--hidden', '256',
             '--dropout', '0.3', '--num-parts', '448', '--batch-size', '1',
             '--device', 'cpu', '--no-progress', '--quiet']
 #: The steps of the 'products' part, in the order they run.
-PRODUCT_STEPS = ('prepare-stream', 'disk-stream', 'memory-stream', 'metis',
-                 'memory', 'prepare-metis', 'disk-metis')
+PRODUCT_STEPS = ('prepare-stream', 'disk-stream', 'disk-stream-rows',
+                 'memory-stream', 'metis', 'memory', 'prepare-metis',
+                 'disk-metis')
 SWEEP_SIZES = (100_000, 1_000_000, 10_000_000)
 SWEEP_CONFIG = ('synthetic graphs (average degree 10, 32 features, 10 '
                 'classes), prepared with --partition stream, clusters of '
@@ -182,6 +186,12 @@ def part_products(root: str, cap: int, free_cap: int, data_root: str,
                                           'stream', cap),
         'disk-stream': lambda: train('disk-stream', [
             '--data-dir', disk_stream, '--history-storage', 'disk'], cap),
+        # The same, with each node's features and history rows in one page
+        # of one file (one read a halo row):
+        'disk-stream-rows': lambda: train('disk-stream-rows', [
+            '--data-dir', disk_stream, '--history-storage', 'disk',
+            '--history-layout', 'rows', '--history-path',
+            osp.join(disk_stream, 'histories-rows')], cap),
         # The same prepared graph, partition and batches, uncapped and with
         # the histories in memory: the files stay in the page cache, so
         # this is the same run in memory.
@@ -212,10 +222,15 @@ def part_products(root: str, cap: int, free_cap: int, data_root: str,
             steps[name] = runs[name]()
             if name not in ('metis', 'memory', 'memory-stream'):
                 out = disk_stream if 'stream' in name else disk_metis
-                steps[name]['bytes_on_disk'] = dir_bytes(out)
+                # The dataset, and the histories of this run only:
+                other = 'histories' if name.endswith('-rows') else \
+                    'histories-rows'
+                steps[name]['bytes_on_disk'] = dir_bytes(out) - dir_bytes(
+                    osp.join(out, other))
             save()
     for mem_name, disk_name in (('memory', 'disk-metis'),
-                                ('memory-stream', 'disk-stream')):
+                                ('memory-stream', 'disk-stream'),
+                                ('memory-stream', 'disk-stream-rows')):
         mem, disk = steps.get(mem_name, {}), steps.get(disk_name, {})
         if 'epoch_time_s' in mem and 'epoch_time_s' in disk:
             steps[f'{disk_name}_vs_{mem_name}'] = dict(
@@ -257,25 +272,10 @@ def part_sweep(root: str, cap: int, sizes: List[int],
                 max_cluster_edges=max_cluster_edges or None, rows=rows)
 
 
-def part_distributed(root: str) -> Dict[str, Any]:
-    r"""2 ranks on one prepared synthetic-arxiv directory: each rank's
-    resident memory before training against the bytes of its shard (own
-    rows and halo cache: features, labels, masks, CSR), beside the resident
-    memory of a process that only imported torch, PyG and pyg_gas."""
-    os.makedirs(root, exist_ok=True)
-    path = osp.join(root, 'arxiv.gas')
-    if not osp.exists(osp.join(path, 'manifest.json')):
-        subprocess.run(cli('prepare', '--dataset', 'synthetic-arxiv', '--out',
-                           path, '--num-parts', '80', '--no-progress'),
-                       check=True, capture_output=True)
-    baseline = subprocess.run([
-        sys.executable, '-c', 'import torch, torch_geometric, pyg_gas; '
-        'status = open("/proc/self/status").read(); '
-        'print(*(status.split(f"{k}:")[1].split()[0] '
-        'for k in ("VmRSS", "RssAnon")))'],
-        capture_output=True, text=True, check=True)
-    base, base_anon = (int(v) * 1024 for v in baseline.stdout.split())
-    json_path = osp.join(root, 'arxiv-2ranks.json')
+def _two_ranks(path: str, json_path: str) -> Dict[str, Any]:
+    # 2 ranks on the prepared directory 'path', 1 epoch: their results,
+    # with the bytes of each rank's shard and halo cache (features, labels,
+    # masks and CSR of its own rows and halo, as the ranks hold them).
     subprocess.run(cli('train', '--data-dir', path, '--history-storage',
                        'disk', '--nproc', '2', '--epochs', '1', '--json',
                        json_path, '--no-progress', '--quiet'), check=True,
@@ -287,11 +287,56 @@ def part_distributed(root: str) -> Dict[str, Any]:
     features = manifest['arrays']['x']['shape'][1]
     rows = [o + h for o, h in zip(result['owned_nodes_per_rank'],
                                   result['halo_rows_per_rank'])]
-    shard = [r * (4 * features + 8 + 3) + o * 8 + e * (8 + 4)
-             for r, o, e in zip(rows, result['owned_nodes_per_rank'],
-                                result['edges_per_rank'])]
+    result['shard_bytes_per_rank'] = [
+        r * (4 * features + 8 + 3) + o * 8 + e * (8 + 4)
+        for r, o, e in zip(rows, result['owned_nodes_per_rank'],
+                           result['edges_per_rank'])
+    ]
+    return result
+
+
+def part_distributed(root: str) -> Dict[str, Any]:
+    r"""2 ranks on one prepared synthetic-arxiv directory: each rank's
+    resident memory before training against the bytes of its shard (own
+    rows and halo cache: features, labels, masks, CSR), beside two
+    baselines: a process that only imported torch, PyG and pyg_gas, and
+    the same 2-rank run on a 2,000-node graph of the same features, classes
+    and model (the program's own memory: the code it runs, its threads and
+    buffers, the model). Against the second, the ratio is how resident
+    memory grows with the shard."""
+    os.makedirs(root, exist_ok=True)
+    path = osp.join(root, 'arxiv.gas')
+    if not osp.exists(osp.join(path, 'manifest.json')):
+        subprocess.run(cli('prepare', '--dataset', 'synthetic-arxiv', '--out',
+                           path, '--num-parts', '80', '--no-progress'),
+                       check=True, capture_output=True)
+    small_path = osp.join(root, 'arxiv-2000.gas')
+    subprocess.run([
+        sys.executable, '-c',
+        'import sys; from pyg_gas.storage import prepare_synthetic; '
+        'prepare_synthetic(sys.argv[1], name="synthetic-arxiv", '
+        'num_nodes=2000, num_edges=14000, num_parts=8, overwrite=True, '
+        'log=False)', small_path], check=True, capture_output=True)
+    baseline = subprocess.run([
+        sys.executable, '-c', 'import torch, torch_geometric, pyg_gas; '
+        'status = open("/proc/self/status").read(); '
+        'print(*(status.split(f"{k}:")[1].split()[0] '
+        'for k in ("VmRSS", "RssAnon")))'],
+        capture_output=True, text=True, check=True)
+    base, base_anon = (int(v) * 1024 for v in baseline.stdout.split())
+    small = _two_ranks(small_path, osp.join(root, 'arxiv-2000-2ranks.json'))
+    result = _two_ranks(path, osp.join(root, 'arxiv-2ranks.json'))
+    shard = result['shard_bytes_per_rank']
     resident = result['resident_before_training_bytes_per_rank']
     anon = result['anonymous_before_training_bytes_per_rank']
+    small_shard = small['shard_bytes_per_rank']
+    small_resident = small['resident_before_training_bytes_per_rank']
+    small_anon = small['anonymous_before_training_bytes_per_rank']
+
+    def growth(big: List[int], little: List[int]) -> List[float]:
+        return [(b - m) / (s - t) for b, m, s, t in zip(
+            big, little, shard, small_shard)]
+
     return dict(baseline_bytes=base, baseline_anonymous_bytes=base_anon,
                 shard_bytes_per_rank=shard,
                 resident_before_training_bytes_per_rank=resident,
@@ -301,6 +346,14 @@ def part_distributed(root: str) -> Dict[str, Any]:
                                                zip(resident, shard)],
                 anonymous_ratio_above_baseline_per_rank=[
                     (a - base_anon) / s for a, s in zip(anon, shard)],
+                small_graph=dict(
+                    num_nodes=2000, shard_bytes_per_rank=small_shard,
+                    resident_before_training_bytes_per_rank=small_resident,
+                    anonymous_before_training_bytes_per_rank=small_anon),
+                ratio_above_small_graph_per_rank=growth(resident,
+                                                        small_resident),
+                anonymous_ratio_above_small_graph_per_rank=growth(
+                    anon, small_anon),
                 owned_nodes_per_rank=result['owned_nodes_per_rank'],
                 halo_rows_per_rank=result['halo_rows_per_rank'],
                 edges_per_rank=result['edges_per_rank'],

@@ -2,6 +2,7 @@ import errno
 import io
 import os
 import shutil
+import tempfile
 from typing import (
     Any,
     Dict,
@@ -24,6 +25,7 @@ from pyg_gas.history_io import (  # Re-exported.
     AsyncHistoryIO,
     HistoryPrefetcher,
 )
+from pyg_gas.storage.rows import NodeRows
 from pyg_gas.utils import advise_random, gather_rows
 
 __all__ = ['History', 'AsyncHistoryIO', 'HistoryPrefetcher', 'history_files']
@@ -217,6 +219,59 @@ def _create_npy(file: str, shape: Tuple[int, ...], dtype: np.dtype) -> None:
                              f"available): {e}") from e
 
 
+def _fill_npy(file: str, value: int, chunk_bytes: int = 1 << 20) -> None:
+    # Sets every element of the '.npy' file 'file' to 'value' with writes to
+    # the file, not through a map of it: the pages go to the page cache, but
+    # unlike pages written through a map they are not made resident in this
+    # process (and so not counted in its memory) until a pull or push
+    # touches them. A map of the file sees the new values at once.
+    shape, _, dtype, offset = _read_header(file)
+    count = int(np.prod(shape))
+    chunk = np.full(max(1, min(count, chunk_bytes // dtype.itemsize)), value,
+                    dtype=dtype)
+    with open(file, 'r+b') as fp:
+        fp.seek(offset)
+        for start in range(0, count, chunk.size):
+            fp.write(memoryview(chunk[:min(chunk.size, count - start)]))
+
+
+def _check_rows(rows: NodeRows, column: Any, num_embeddings: int,
+                embedding_dim: int, dtype: torch.dtype) -> None:
+    # A store in node rows: their history 'column', of this shape, float32.
+    num = len(rows.history_widths)
+    check_int('column', column, minimum=0, maximum=num - 1,
+              expected=f'a history of the node rows, in [0, {num - 1}]')
+    if rows.num_nodes != num_embeddings or \
+            rows.history_widths[column] != embedding_dim:
+        raise ValueError(
+            f"History {column} of the node rows '{rows.path}' holds "
+            f"[{rows.num_nodes}, {rows.history_widths[column]}] rows, but "
+            f"this history needs [{num_embeddings}, {embedding_dim}]")
+    if dtype != torch.float32:
+        raise ValueError(f"Node rows hold float32 histories (got "
+                         f"dtype={dtype})")
+
+
+def _column_copy(emb: Tensor, path: str,
+                 chunk_bytes: int = 1 << 23) -> Tensor:
+    # A contiguous copy of the strided column 'emb' in a temporary file
+    # beside 'path', unlinked at once (the map keeps it until freed), so
+    # that neither the copy nor the rows read for it stay in memory.
+    fd, tmp = tempfile.mkstemp(suffix='.npy', dir=os.path.dirname(path))
+    os.close(fd)
+    try:
+        array = npy_format.open_memmap(tmp, mode='w+', dtype=np.float32,
+                                       shape=tuple(emb.shape))
+    finally:
+        os.remove(tmp)
+    out = torch.from_numpy(array) if array.size else emb.new_empty(
+        emb.shape)
+    step = max(1, chunk_bytes // max(1, emb.size(1) * 4))
+    for lo in range(0, emb.size(0), step):
+        out[lo:lo + step] = emb[lo:lo + step]
+    return out
+
+
 def _open_npy(file: str, shape: Tuple[int, ...], dtype: np.dtype
               ) -> Tuple[np.ndarray, Tensor]:
     # Maps an existing store read-write: the array and a tensor on it.
@@ -324,11 +379,16 @@ class History(torch.nn.Module):
         storage (str, optional): Where the store lives: :obj:`'memory'` (a
             tensor) or :obj:`'disk'` (memory-mapped files at :obj:`path`).
             (default: :obj:`'memory'`)
-        path (str or os.PathLike, optional): For :obj:`storage='disk'`, the
-            :obj:`.npy` file of the embeddings, e.g.
-            :obj:`'histories/history_0.npy'`; :obj:`last_step` goes next to
+        path (str, os.PathLike or NodeRows, optional): For
+            :obj:`storage='disk'`, the :obj:`.npy` file of the embeddings,
+            e.g. :obj:`'histories/history_0.npy'`, or node rows (see
+            :class:`~pyg_gas.storage.NodeRows`) that hold the store as
+            their history :obj:`column`, interleaved with the features of
+            the nodes; :obj:`last_step` goes next to
             it (:obj:`'histories/history_0.last_step.npy'`). Missing
             directories are created. (default: :obj:`None`)
+        column (int, optional): The history of node rows :obj:`path` that
+            holds the store. (default: :obj:`None`)
 
     Shapes:
         - **push input:** :math:`(|\mathcal{V}_b|, F)` rows and their global
@@ -350,7 +410,8 @@ class History(torch.nn.Module):
         device: Optional[Union[torch.device, str]] = None,
         dtype: Optional[torch.dtype] = None,
         storage: Storage = 'memory',
-        path: Optional[PathLike] = None,
+        path: Optional[Union[PathLike, NodeRows]] = None,
+        column: Optional[int] = None,
     ) -> None:
         super().__init__()
         check_int('num_embeddings', num_embeddings, minimum=None)
@@ -373,7 +434,15 @@ class History(torch.nn.Module):
             if device is not None and torch.device(device).type != 'cpu':
                 raise ValueError(f"A disk history stays on the CPU: 'device' "
                                  f"must be None or 'cpu' (got '{device}')")
-            files = history_files(path)  # Checks 'path'.
+            if isinstance(path, NodeRows):
+                _check_rows(path, column, num_embeddings, embedding_dim,
+                            dtype)
+                files = (path.path, path.last_step_file(column))
+            elif column is not None:
+                raise ValueError(f"'column' is for node rows only (got "
+                                 f"column={column} with path='{path}')")
+            else:
+                files = history_files(path)  # Checks 'path'.
         elif path is not None:
             raise ValueError(f"'path' is for storage='disk' only (got "
                              f"path='{path}' with storage='{storage}')")
@@ -383,6 +452,9 @@ class History(torch.nn.Module):
         self.storage = storage
         #: The embedding file of a disk store (absolute), else :obj:`None`.
         self.path: Optional[str] = None
+        #: The node rows that hold a disk store, and its column of them.
+        self.rows: Optional[NodeRows] = None
+        self.column = column if isinstance(path, NodeRows) else None
         # A disk store stays on the CPU, as an offloaded one:
         self.offload = device is not None or storage == 'disk'
         storage_device = torch.device(device or 'cpu')
@@ -391,6 +463,8 @@ class History(torch.nn.Module):
 
         if storage == 'disk':
             self.path = files[0]
+            if isinstance(path, NodeRows):
+                self.rows = path
             emb, last_step = self._map_files(create=True, dtype=dtype)
         else:
             emb = torch.zeros(num_embeddings, embedding_dim, dtype=dtype,
@@ -405,10 +479,16 @@ class History(torch.nn.Module):
 
     # Disk storage ###########################################################
 
+    def _files(self) -> Tuple[str, str]:
+        # The embedding file (or node rows) and the 'last_step' file.
+        assert self.path is not None
+        if self.rows is not None:
+            return self.path, self.rows.last_step_file(self.column)
+        return history_files(self.path)
+
     def _specs(self, dtype: torch.dtype
                ) -> List[Tuple[str, Tuple[int, ...], np.dtype]]:
-        assert self.path is not None
-        emb_file, step_file = history_files(self.path)
+        emb_file, step_file = self._files()
         n, c = self.num_embeddings, self.embedding_dim
         return [(emb_file, (n, c), _NP_DTYPES[dtype]),
                 (step_file, (n, ), _NP_LONG)]
@@ -419,6 +499,8 @@ class History(torch.nn.Module):
         # directory and the free space, creates the missing files (zeros and
         # -1, preallocated) and resets reused ones; else reopens them as they
         # are (unpickling).
+        if self.rows is not None:
+            return self._map_rows(create)
         specs = self._specs(dtype)
         if create:
             check_history_files(specs)
@@ -450,8 +532,28 @@ class History(torch.nn.Module):
         if dtype == torch.bfloat16:
             emb = emb.view(torch.bfloat16)  # Raw 16 bits on disk.
         if create:
-            last_step.fill_(-1)
+            _fill_npy(specs[1][0], -1)
         return emb, last_step
+
+    def _map_rows(self, create: bool) -> Tuple[Tensor, Tensor]:
+        # The column of the node rows, and the 'last_step' file: on
+        # creation, the column is zeroed unless it is as the rows were
+        # written (a zeroing writes the whole file).
+        rows, step_file = self.rows, self._files()[1]
+        assert rows is not None and self.column is not None
+        if create:
+            spec = (step_file, (self.num_embeddings, ), _NP_LONG)
+            check_history_files([spec])
+            if not os.path.lexists(step_file):
+                _create_npy(*spec)
+            if not rows.claim_zero(self.column):
+                rows.zero_history(self.column)
+        array, last_step = _open_npy(step_file, (self.num_embeddings, ),
+                                     _NP_LONG)
+        self._arrays = [array]
+        if create:
+            _fill_npy(step_file, -1)
+        return rows.history(self.column), last_step
 
     def flush(self) -> None:
         r"""Writes the rows of a disk store that are still only in the page
@@ -460,6 +562,8 @@ class History(torch.nn.Module):
         them; this is for durability. Does nothing for a memory store."""
         for array in getattr(self, '_arrays', []):
             array.flush()
+        if self.rows is not None:
+            self.rows.flush()
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
@@ -473,12 +577,22 @@ class History(torch.nn.Module):
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         dtype = state.pop('_dtype', None)
+        state.setdefault('rows', None)  # Pickled by older versions.
+        state.setdefault('column', None)
         super().__setstate__(state)
         if self.storage == 'disk':  # Maps the same files again.
             assert dtype is not None
             emb, last_step = self._map_files(create=False, dtype=dtype)
             self._buffers['emb'] = emb
             self._buffers['last_step'] = last_step
+
+    def _save_to_state_dict(self, destination: Dict[str, Any], prefix: str,
+                            keep_vars: bool) -> None:
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        if self.rows is not None:
+            # The column alone: 'torch.save' of the view would write the
+            # whole file it is a view of.
+            destination[prefix + 'emb'] = _column_copy(self.emb, self.path)
 
     def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str,
                               local_metadata: Dict[str, Any], *args: Any,
@@ -513,8 +627,15 @@ class History(torch.nn.Module):
         return self._device
 
     def reset_parameters(self) -> None:
-        self.emb.zero_()
-        self.last_step.fill_(-1)
+        if self.rows is not None:
+            self.rows.zero_history(self.column)
+            _fill_npy(self._files()[1], -1)
+        elif self.storage == 'disk':  # Through the files (see '_fill_npy'):
+            for file, value in zip(history_files(self.path), (0, -1)):
+                _fill_npy(file, value)
+        else:
+            self.emb.zero_()
+            self.last_step.fill_(-1)
         self.step.zero_()
 
     def _apply(self, fn: Any, recurse: bool = True) -> 'History':
@@ -753,6 +874,8 @@ class History(torch.nn.Module):
             out += f', dtype={self.dtype}'
         if self.storage == 'disk':
             out += f", storage='disk', path='{self.path}'"
+            if self.rows is not None:
+                out += f', column={self.column}'
         elif self.offload:
             out += f', device={self.emb.device}'
         return out

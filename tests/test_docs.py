@@ -23,7 +23,7 @@ DOCUMENTED = {
                ('GCN', 'SAGE', 'GAT', 'GIN', 'GCN2', 'APPNP', 'PNA')],
     'api/datasets': ['pyg_gas.datasets.load_dataset'],
     'api/storage': ['pyg_gas.storage.prepare', 'pyg_gas.storage.DiskDataset',
-                    'pyg_gas.utils.trim_memory'],
+                    'pyg_gas.storage.NodeRows', 'pyg_gas.utils.trim_memory'],
     'api/distributed': ['pyg_gas.distributed.DistributedGAS',
                         'pyg_gas.distributed.shard_graph'],
     'api/train': ['pyg_gas.train.TrainConfig', 'pyg_gas.train.run',

@@ -250,6 +250,43 @@ def test_reuses_a_matching_file(tmp_path):
     assert not np.load(tmp_path / 'history_0.npy', mmap_mode='r').any()
 
 
+def _mapped_kib(file) -> int:
+    # The resident kB of this process's maps of 'file' (Linux).
+    total, inside = 0, False
+    with open('/proc/self/smaps') as f:
+        for line in f:
+            if '-' in line.split(' ', 1)[0]:  # A map's first line.
+                inside = line.rstrip('\n').endswith(' ' + str(file))
+            elif inside and line.startswith('Rss:'):
+                total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists('/proc/self/smaps'),
+                    reason='needs /proc/self/smaps (Linux)')
+def test_setting_rows_leaves_the_maps_untouched(tmp_path):
+    # Creating a store and resetting it write -1 and 0 to its files without
+    # making their pages resident in the process (2 MB of rows each).
+    num = 1 << 18
+    history = disk(tmp_path, num=num, dim=2)
+    emb_file, step_file = history_files(history.path)
+    assert _mapped_kib(step_file) <= 4 and _mapped_kib(emb_file) <= 4
+    assert int(history.last_step[num - 1]) == -1  # Seen through the map.
+
+    history.push(torch.ones(num, 2))
+    assert _mapped_kib(emb_file) >= 2048 - 4  # Every page written.
+    del history
+    history = disk(tmp_path, num=num, dim=2)  # Reused, and reset.
+    assert _mapped_kib(step_file) <= 4 and _mapped_kib(emb_file) <= 4
+    history.push(torch.ones(3, 2), torch.tensor([0, 1, num - 1]))
+    history.step.fill_(5)
+    history.reset_parameters()
+    assert _mapped_kib(step_file) <= 8 and _mapped_kib(emb_file) <= 8
+    assert int(history.step) == 0
+    assert not bool(history.emb.any())
+    assert bool((history.last_step == -1).all())
+
+
 # Bad input ###################################################################
 
 

@@ -25,6 +25,7 @@ from pyg_gas.history_io import AsyncHistoryIO, HistoryPrefetcher
 from pyg_gas.loader.ladies import LADIESSampler
 from pyg_gas.nn.functional import push_and_pull_rows
 from pyg_gas.partition import original_ids
+from pyg_gas.storage.rows import NodeRows
 from pyg_gas.typing import Adj, OptTensor
 
 #: What overlaps the history I/O of GAS mini-batches with compute: the CUDA
@@ -77,12 +78,18 @@ class ScalableGNN(Module):
             on a CPU model their halo rows are prefetched while layer 0
             computes (see :attr:`history_prefetch`). (default:
             :obj:`'memory'`)
-        history_path (str or os.PathLike, optional): The directory of the
-            disk histories (created if missing): history :obj:`i` is
-            :obj:`history_{i}.npy`, with :obj:`history_{i}.last_step.npy`
-            (see :func:`~pyg_gas.history.history_files`). The free space is
+        history_path (str, os.PathLike or NodeRows, optional): The
+            directory of the disk histories (created if missing): history
+            :obj:`i` is :obj:`history_{i}.npy`, with
+            :obj:`history_{i}.last_step.npy` (see
+            :func:`~pyg_gas.history.history_files`). The free space is
             checked for all of them before any is created. Give each model
-            its own directory. (default: :obj:`None`)
+            its own directory. Or node rows (see
+            :class:`~pyg_gas.storage.NodeRows`, e.g. from
+            :meth:`~pyg_gas.storage.DiskDataset.create_rows`) whose
+            histories match the model's: history :obj:`i` is then their
+            history :obj:`i`, interleaved with the features, so that a halo
+            row is one read from disk. (default: :obj:`None`)
     """
     #: Whether :meth:`forward_layer` needs :meth:`init_state` of the input
     #: features at every layer (as GCNII does for its initial residual).
@@ -96,7 +103,7 @@ class ScalableGNN(Module):
         history_dtype: Optional[torch.dtype] = None,
         history_device: Optional[Union[torch.device, str]] = None,
         history_storage: Storage = 'memory',
-        history_path: Optional[PathLike] = None,
+        history_path: Optional[Union[PathLike, NodeRows]] = None,
     ) -> None:
         super().__init__()
         check_int('num_nodes', num_nodes, minimum=0)
@@ -114,11 +121,19 @@ class ScalableGNN(Module):
         if history_dtype is not None:
             check_choice('history_dtype', history_dtype, _DTYPES)
         widths = widths[:num_layers - 1]
-        paths = self._history_paths(len(widths), history_storage,
-                                    history_path, history_device)
+        rows = history_path if isinstance(history_path, NodeRows) else None
+        if rows is not None:
+            self._check_rows(rows, widths, history_storage, history_device)
+        paths: List[Any] = [rows] * len(widths) if rows is not None else \
+            self._history_paths(len(widths), history_storage, history_path,
+                                history_device)
         if history_storage == 'disk':  # Room for all, before creating any:
             specs = []
-            for path, width in zip(paths, widths):
+            for i, (path, width) in enumerate(zip(paths, widths)):
+                if rows is not None:
+                    specs.append((rows.last_step_file(i), (num_nodes, ),
+                                  _NP_LONG))
+                    continue
                 emb_file, step_file = history_files(path)
                 specs += [(emb_file, (num_nodes, width),
                            _NP_DTYPES[history_dtype or torch.float32]),
@@ -128,12 +143,29 @@ class ScalableGNN(Module):
         self.num_layers = num_layers
         self.histories = ModuleList([
             History(num_nodes, width, device=history_device,
-                    dtype=history_dtype, storage=history_storage, path=path)
-            for width, path in zip(widths, paths)
+                    dtype=history_dtype, storage=history_storage, path=path,
+                    column=i if rows is not None else None)
+            for i, (width, path) in enumerate(zip(widths, paths))
         ])
         self._async_io: Optional[AsyncHistoryIO] = None
         self._prefetcher: Optional[HistoryPrefetcher] = None
         self._history_prefetch: Optional[bool] = None
+
+    @staticmethod
+    def _check_rows(rows: NodeRows, widths: List[int], storage: Any,
+                    device: Optional[Union[torch.device, str]]) -> None:
+        # Node rows as 'history_path': disk storage, one history per width.
+        if storage != 'disk':
+            raise ValueError(f"Node rows as 'history_path' need "
+                             f"history_storage='disk' (got '{storage}')")
+        if rows.history_widths != widths:
+            raise ValueError(f"The node rows '{rows.path}' hold histories "
+                             f"of widths {rows.history_widths}, but the "
+                             f"model needs {widths}")
+        if device is not None and torch.device(device).type != 'cpu':
+            raise ValueError(f"Disk histories stay on the CPU: "
+                             f"'history_device' must be None or 'cpu' with "
+                             f"history_storage='disk' (got '{device}')")
 
     @staticmethod
     def _history_paths(num: int, storage: Any, path: Optional[PathLike],

@@ -15,6 +15,7 @@ from pyg_gas.storage.dataset import (
 )
 from pyg_gas.storage.format import FORMAT_VERSION, FormatError
 from pyg_gas.storage.prepare import prepare
+from pyg_gas.storage.rows import NodeRows
 from pyg_gas.storage.sources import prepare_ogb, prepare_synthetic
 from pyg_gas.storage.transform import TRANSFORMS, derive
 
@@ -32,6 +33,7 @@ __all__ = [
     'FormatError',
     'FORMAT_VERSION',
     'GraphStager',
+    'NodeRows',
     'TRANSFORMS',
     'derive',
     'open_dataset',

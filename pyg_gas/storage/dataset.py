@@ -1,6 +1,7 @@
 r"""A prepared dataset directory, opened as memory-mapped tensors."""
+import copy
 import os.path as osp
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -21,6 +22,7 @@ from pyg_gas.storage.format import (
     open_array,
     read_manifest,
 )
+from pyg_gas.storage.rows import NodeRows
 
 #: The arrays every dataset directory holds.
 REQUIRED = ('rowptr', 'col', 'x', 'y', 'train_mask', 'val_mask', 'test_mask',
@@ -237,11 +239,50 @@ class DiskDataset:
         = :obj:`(col, rowptr)` here), sorted."""
         return DiskGraphStore(self)
 
+    # Node rows #############################################################
+
+    def create_rows(self, path: str,
+                    history_widths: Sequence[int]) -> NodeRows:
+        r"""Writes node rows at :obj:`path` (see
+        :class:`~pyg_gas.storage.NodeRows`): this dataset's features, read in
+        chunks and stored as float32, interleaved with zero rows for
+        histories of :obj:`history_widths`. Pass them to
+        :meth:`with_rows`, and to the model as its :obj:`history_path`."""
+        return NodeRows.create(path, self.x, history_widths,
+                               source=self._x_digest())
+
+    def with_rows(self, rows: NodeRows) -> 'DiskDataset':
+        r"""This dataset with its features :obj:`x` read from the node rows
+        :obj:`rows` (written by :meth:`create_rows` from this dataset's
+        features, or from a dataset with the same ones), so that a
+        mini-batch reads a halo row's features and history rows in one page.
+        Its :obj:`x` is then float32. Pickling it pickles both paths."""
+        if not isinstance(rows, NodeRows):
+            raise TypeError(f"'rows' must be NodeRows (got "
+                            f"{type(rows).__name__})")
+        if rows.source != self._x_digest() or \
+                rows.num_nodes != self.num_nodes:
+            raise ValueError(f"The node rows '{rows.path}' were not written "
+                             f"from the features of '{self.root}': create "
+                             f"them with 'dataset.create_rows(...)'")
+        out = copy.copy(self)
+        out._arrays = dict(self._arrays, x=rows.features)
+        out.rows = rows
+        return out
+
+    def _x_digest(self) -> str:
+        return str(self.manifest['arrays']['x']['blake2b'])
+
     def __getstate__(self) -> Dict[str, Any]:
-        return dict(root=self.root)  # Each process maps the files itself.
+        # Each process maps the files itself:
+        rows = self.__dict__.get('rows')
+        return dict(root=self.root, rows=None if rows is None else rows.path)
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__init__(state['root'])
+        if state.get('rows') is not None:
+            self.__dict__.update(
+                self.with_rows(NodeRows(state['rows'])).__dict__)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}({self.root!r}, '

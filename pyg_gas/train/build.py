@@ -29,7 +29,7 @@ from pyg_gas.loader import (
 from pyg_gas.nn.models import APPNP, GAT, GCN, GCN2, GIN, PNA, SAGE
 from pyg_gas.nn.scalable import ScalableGNN
 from pyg_gas.partition import metis, permute, stream_partition
-from pyg_gas.storage import DiskDataset, derive
+from pyg_gas.storage import DiskDataset, NodeRows, derive
 from pyg_gas.train.task import check_targets, is_multilabel
 from pyg_gas.utils import trim_memory
 
@@ -242,11 +242,13 @@ def _init_params(cls: type) -> set:
 
 
 def build_model(config: Any, data: Any,
-                num_nodes: Optional[int] = None) -> ScalableGNN:
+                num_nodes: Optional[int] = None,
+                rows: Optional[NodeRows] = None) -> ScalableGNN:
     r"""Creates the model of :obj:`config` for :obj:`data`, passing each
     option that the model takes. :obj:`num_nodes` sizes the histories
     (default: :obj:`data.num_nodes`; a rank of a distributed run holds the
-    rows of its shard only)."""
+    rows of its shard only). With :obj:`rows` (see :func:`create_rows`),
+    the disk histories are those of the node rows."""
     cls = MODELS[config.model]
     accepted = _init_params(cls)
     kwargs = {key: getattr(config, key) for key in _MODEL_OPTIONS
@@ -259,13 +261,27 @@ def build_model(config: Any, data: Any,
         if torch.distributed.is_initialized():  # One store per rank.
             path = os.path.join(path, f'rank{torch.distributed.get_rank()}')
         kwargs['history_storage'] = 'disk'
-        kwargs['history_path'] = path
+        kwargs['history_path'] = path if rows is None else rows
     if cls is PNA:
         kwargs['deg'] = (torch.bincount(data.rowptr.diff())
                          if isinstance(data, DiskDataset) else
                          PNA.degree_histogram(data))
     return cls(num_nodes, data.num_features, config.hidden,
                int(data.num_classes), config.layers, **kwargs)
+
+
+def create_rows(config: Any, data: Any) -> Optional[NodeRows]:
+    r"""With :obj:`config.history_layout` :obj:`'rows'`, writes the node
+    rows of the prepared dataset :obj:`data` and of the histories of the
+    model of :obj:`config` (:obj:`rows.npy` in :func:`history_path`), and
+    returns them; else :obj:`None`."""
+    if config.history_layout != 'rows':
+        return None
+    with torch.random.fork_rng(devices=[]):  # The model's seed is kept.
+        widths = [h.embedding_dim for h in
+                  build_model(config, data, num_nodes=0).histories]
+    return data.create_rows(os.path.join(history_path(config), 'rows.npy'),
+                            widths)
 
 
 def history_path(config: Any) -> str:

@@ -18,6 +18,7 @@ from pyg_gas.train.build import (
 )
 from pyg_gas.train.options import (  # noqa: F401 (aliases)
     DEVICES,
+    HISTORY_LAYOUTS,
     PARTITIONERS,
     STORAGES,
     TrainConfig,
@@ -50,6 +51,7 @@ def _check_choices(config: TrainConfig) -> None:
                          ('device', list(DEVICES)),
                          ('history_dtype', list(HISTORY_DTYPES)),
                          ('history_storage', list(STORAGES)),
+                         ('history_layout', list(HISTORY_LAYOUTS)),
                          ('partitioner', list(PARTITIONERS))):
         check_choice(key, getattr(config, key), choices)
 
@@ -119,12 +121,28 @@ def _check_paths(config: TrainConfig) -> None:
     elif config.history_path is not None:
         raise ValueError("'history_path' is given, but 'history_storage' "
                          "is 'memory' (pass --history-storage disk)")
+    if config.history_layout == 'rows':
+        _check_rows_layout(config)
     for key in ('cache_dir', 'checkpoint', 'save', 'tensorboard'):
         if getattr(config, key) is not None:
             check_writable_dir(key, getattr(config, key))
     if config.json is not None:
         check_writable_file('json', config.json)
     check_tensorboard(config)
+
+
+def _check_rows_layout(config: TrainConfig) -> None:
+    # Node rows interleave the histories with the features of a prepared
+    # dataset, for one process's GAS histories of float32.
+    needs = [(config.history_storage == 'disk', '--history-storage disk'),
+             (config.data_dir is not None, '--data-dir (a prepared dataset)'),
+             (config.loader == 'gas', '--loader gas'),
+             (config.nproc == 1, '--nproc 1 (one process)'),
+             (config.history_dtype == 'float32', '--history-dtype float32')]
+    missing = [what for ok, what in needs if not ok]
+    if missing:
+        raise ValueError(f"'history_layout' 'rows' needs "
+                         f"{', '.join(missing)}")
 
 
 def check_tensorboard(config: TrainConfig) -> None:

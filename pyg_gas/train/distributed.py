@@ -90,6 +90,10 @@ def _check(config: TrainConfig) -> None:
                          "of their own shards only. Save without it "
                          "(--save DIR alone): the saved model computes its "
                          "histories when it predicts")
+    if config.history_layout != 'files':
+        raise ValueError("'history_layout' 'rows' is for runs of one "
+                         "process: each rank of a distributed run keeps its "
+                         "histories in files of its own")
 
 
 def _resident_bytes(field: str = 'VmRSS') -> int:

@@ -25,6 +25,9 @@ DEVICES = ('cpu', 'cuda', 'auto')
 PARTITIONERS = ('metis', 'stream')
 #: Where histories can live.
 STORAGES = ('memory', 'disk')
+#: How disk histories are laid out: a file per history, or interleaved with
+#: the features in node rows (see pyg_gas.storage.NodeRows).
+HISTORY_LAYOUTS = ('files', 'rows')
 
 
 def _option(default: Any, help: str, **cli: Any) -> Any:
@@ -141,6 +144,12 @@ class TrainConfig:
     history_path: Optional[str] = _option(
         None, "the directory of the histories with --history-storage disk "
         "(default: DATA_DIR/histories)", metavar='DIR')
+    history_layout: str = _option(
+        'files', "with --history-storage disk and --data-dir: 'rows' "
+        "writes each node's features and history rows into one page of one "
+        "file (HISTORY_PATH/rows.npy), so that a halo row is one read from "
+        "disk, and a loader worker (--num-workers) reads the next batch's "
+        "while the current one computes", choices=list(HISTORY_LAYOUTS))
     nproc: int = _option(
         1, '(gas) train on N processes of this machine with '
         'torch.distributed (gloo on CPU, nccl on CUDA); under torchrun, the '

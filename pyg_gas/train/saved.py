@@ -280,8 +280,9 @@ def _read_config(path: str, root: Optional[str],
     # Prediction keeps its histories in memory, and writes nothing where
     # the training run did:
     return replace(config, history_storage='memory', history_path=None,
-                   checkpoint=None, json=None, save=None, tensorboard=None,
-                   cache_dir=None, progress=False)
+                   history_layout='files', checkpoint=None, json=None,
+                   save=None, tensorboard=None, cache_dir=None,
+                   progress=False)
 
 
 class GraphSizes:

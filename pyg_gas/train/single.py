@@ -16,6 +16,7 @@ from pyg_gas.train.build import (
     PARTITIONED,
     Loaders,
     build_model,
+    create_rows,
     load_graph,
     release_memory,
     select_device,
@@ -91,9 +92,12 @@ def prepare(config: TrainConfig, device: torch.device) -> Engine:
     with its histories refreshed by a final exact inference if
     :obj:`config.save_histories` is set."""
     data = load_graph(config)
-    model = build_model(config, data)
+    rows = create_rows(config, data)  # With --history-layout rows.
+    model = build_model(config, data, rows=rows)
     deg = degree_histogram(config, data) if config.save else None
     data = transform_graph(model, data, log=not config.quiet)
+    if rows is not None:  # The features from the rows too.
+        data = data.with_rows(rows)
     num_edges = int(data.num_edges)
     entry = LOADERS[config.loader]
     loaders = entry.build(config, data, device)
