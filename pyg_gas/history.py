@@ -250,6 +250,10 @@ def _check_rows(rows: NodeRows, column: Any, num_embeddings: int,
     if dtype != torch.float32:
         raise ValueError(f"Node rows hold float32 histories (got "
                          f"dtype={dtype})")
+    if not rows.writable:
+        raise ValueError(f"The node rows '{rows.path}' are mapped read-only: "
+                         f"open them with NodeRows(path, writable=True) to "
+                         f"store histories in them")
 
 
 def _column_copy(emb: Tensor, path: str,

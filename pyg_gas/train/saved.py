@@ -27,6 +27,7 @@ import io
 import json
 import os
 import os.path as osp
+from collections import OrderedDict
 from dataclasses import fields, replace
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -117,6 +118,18 @@ def _torch_save(path: str, obj: Any) -> None:
     atomic_write(path, lambda f: torch.save(obj, f))
 
 
+
+def _weights(model: ScalableGNN) -> Dict[str, Any]:
+    # The model's state without its histories, which are not even copied
+    # (the state of a history in node rows is a copy of its column).
+    weights: Dict[str, Any] = OrderedDict()
+    model._save_to_state_dict(weights, '', False)  # Its own tensors.
+    for name, child in model.named_children():
+        if name != 'histories':
+            child.state_dict(destination=weights, prefix=f'{name}.')
+    return weights
+
+
 def save(
     path: str,
     model: ScalableGNN,
@@ -175,8 +188,7 @@ def save(
         if osp.exists(osp.join(path, name)):
             os.remove(osp.join(path, name))
 
-    weights = {key: value for key, value in model.state_dict().items()
-               if not key.startswith('histories.')}
+    weights = _weights(model)
     _torch_save(osp.join(path, 'model.pt'),
                 dict(format=FORMAT_NAME, state_dict=weights, deg=deg))
     write_json(osp.join(path, 'config.json'), config_fields(config))
@@ -186,8 +198,10 @@ def save(
                     dict(perm=perm.cpu(), ptr=ptr.cpu()))
         written.append('partition.pt')
     if histories:
+        # The stores as their states hold them (node rows: a copy of the
+        # column, not the file it is a view of):
         _torch_save(osp.join(path, 'histories.pt'),
-                    [h.emb.cpu() for h in model.histories])
+                    [h.state_dict()['emb'].cpu() for h in model.histories])
         written.append('histories.pt')
     batch_size = (min(config.batch_size, config.num_parts)
                   if perm is not None else 1)

@@ -196,6 +196,14 @@ def test_bad_history_in_rows(tmp_path, kwargs, error, match):
         History(num, dim, storage='disk', path=rows, **kwargs)
 
 
+def test_read_only_rows(tmp_path):
+    path = NodeRows.create(str(tmp_path / 'rows.npy'), torch.ones(20, 3),
+                           [2]).path
+    with pytest.raises(ValueError, match=r"are mapped read-only: open them "
+                       r"with NodeRows\(path, writable=True\)"):
+        History(20, 2, storage='disk', path=NodeRows(path), column=0)
+
+
 def test_column_needs_rows(tmp_path):
     with pytest.raises(ValueError, match=r"'column' is for node rows only"):
         History(4, 2, storage='disk', path=tmp_path / 'h.npy', column=0)
@@ -311,3 +319,20 @@ def test_resume_on_rows(prepared, tmp_path):
     resumed = run(TrainConfig(history_path=str(tmp_path / 'b'),
                               checkpoint=ckpt, **config))
     _compare(resumed, whole)
+
+
+def test_save_histories_on_rows(prepared, tmp_path):
+    # A saved model holds the history columns alone, equal to those of the
+    # same run with a file per history.
+    saved = {}
+    for layout in ('files', 'rows'):
+        run(TrainConfig(data_dir=prepared, history_storage='disk',
+                        history_path=str(tmp_path / f'h-{layout}'),
+                        history_layout=layout, save=str(tmp_path / layout),
+                        save_histories=True, **dict(COMMON, epochs=2)))
+        saved[layout] = torch.load(tmp_path / layout / 'histories.pt')
+    assert len(saved['rows']) == 1
+    assert saved['rows'][0].shape == (2708, 16)
+    assert torch.equal(saved['rows'][0], saved['files'][0])
+    assert os.path.getsize(tmp_path / 'rows' / 'histories.pt') < 2708 * 64 \
+        + 4096
