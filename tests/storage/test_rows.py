@@ -22,14 +22,6 @@ COMMON = dict(epochs=4, num_parts=8, batch_size=2, hidden=16, seed=2,
               progress=False, device='cpu', quiet=True)
 
 
-@pytest.fixture(scope='module')
-def prepared(tmp_path_factory):
-    root = tmp_path_factory.mktemp('prepared') / 'cora.gas'
-    assert main(['prepare', '--dataset', 'cora', '--out', str(root),
-                 '--num-parts', '8', '--seed', '2', '--no-progress']) == 0
-    return str(root)
-
-
 def test_row_stride():
     # Whole pages, or a power-of-two fraction of one that holds the row:
     assert row_stride(1024) == 1024  # 4096 bytes: one page.

@@ -13,14 +13,6 @@ COMMON = dict(epochs=4, num_parts=8, batch_size=2, hidden=16, seed=2,
               progress=False, device='cpu')
 
 
-@pytest.fixture(scope='module')
-def prepared(tmp_path_factory):
-    root = tmp_path_factory.mktemp('prepared') / 'cora.gas'
-    assert main(['prepare', '--dataset', 'cora', '--out', str(root),
-                 '--num-parts', '8', '--seed', '2', '--no-progress']) == 0
-    return str(root)
-
-
 def _compare(a, b):
     assert a['curve']['loss'] == b['curve']['loss']
     for key in ('best_val_acc', 'test_acc', 'train_acc', 'num_params'):
