@@ -25,7 +25,7 @@ from pyg_gas.history_io import (  # Re-exported.
     AsyncHistoryIO,
     HistoryPrefetcher,
 )
-from pyg_gas.storage.rows import NodeRows
+from pyg_gas.rows import NodeRows
 from pyg_gas.utils import advise_random, gather_rows
 
 __all__ = ['History', 'AsyncHistoryIO', 'HistoryPrefetcher', 'history_files']

@@ -36,7 +36,7 @@ MOVED = [
 #: level and the ones below, never from above.
 LEVELS = [
     {'typing', 'checks', 'lazy'},
-    {'graph', 'utils', 'data', 'history_io', 'cgroup'},
+    {'graph', 'utils', 'data', 'history_io', 'cgroup', 'rows'},
     {'history', 'checkpoint'},
     {'nn', 'loader', 'partition', 'datasets'},
     {'distributed', 'storage'},

@@ -25,7 +25,7 @@ from pyg_gas.history_io import AsyncHistoryIO, HistoryPrefetcher
 from pyg_gas.loader.ladies import LADIESSampler
 from pyg_gas.nn.functional import push_and_pull_rows
 from pyg_gas.partition import original_ids
-from pyg_gas.storage.rows import NodeRows
+from pyg_gas.rows import NodeRows
 from pyg_gas.typing import Adj, OptTensor
 
 #: What overlaps the history I/O of GAS mini-batches with compute: the CUDA

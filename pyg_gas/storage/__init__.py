@@ -1,6 +1,7 @@
 r"""Graphs on disk: a dataset directory of memory-mapped ``.npy`` files in
 cluster order, written in bounded memory and read by the mini-batch
 loaders row range by row range (see :class:`DiskDataset`)."""
+from pyg_gas.rows import NodeRows
 from pyg_gas.storage.chunked import (
     GraphStager,
     partition_dataset,
@@ -15,7 +16,6 @@ from pyg_gas.storage.dataset import (
 )
 from pyg_gas.storage.format import FORMAT_VERSION, FormatError
 from pyg_gas.storage.prepare import prepare
-from pyg_gas.storage.rows import NodeRows
 from pyg_gas.storage.sources import prepare_ogb, prepare_synthetic
 from pyg_gas.storage.transform import TRANSFORMS, derive
 

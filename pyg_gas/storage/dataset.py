@@ -15,6 +15,7 @@ from torch_geometric.data import (
 from torch_geometric.data.graph_store import EdgeLayout
 
 from pyg_gas.graph import ClusteredCSR
+from pyg_gas.rows import NodeRows
 from pyg_gas.storage.format import (
     FormatError,
     describe,
@@ -22,7 +23,6 @@ from pyg_gas.storage.format import (
     open_array,
     read_manifest,
 )
-from pyg_gas.storage.rows import NodeRows
 
 #: The arrays every dataset directory holds.
 REQUIRED = ('rowptr', 'col', 'x', 'y', 'train_mask', 'val_mask', 'test_mask',

@@ -14,8 +14,8 @@ import torch
 from pyg_gas import History, SubgraphLoader
 from pyg_gas.cli import main
 from pyg_gas.nn.models import GCN
+from pyg_gas.rows import PAGE_BYTES, row_stride
 from pyg_gas.storage import DiskDataset, NodeRows
-from pyg_gas.storage.rows import PAGE_BYTES, row_stride
 from pyg_gas.train import TrainConfig, run
 
 COMMON = dict(epochs=4, num_parts=8, batch_size=2, hidden=16, seed=2,
