@@ -457,8 +457,8 @@ class History(torch.nn.Module):
         #: The embedding file of a disk store (absolute), else :obj:`None`.
         self.path: Optional[str] = None
         #: The node rows that hold a disk store, and its column of them.
-        self.rows: Optional[NodeRows] = None
-        self.column = column if isinstance(path, NodeRows) else None
+        self.rows = path if isinstance(path, NodeRows) else None
+        self.column = column if self.rows is not None else None
         # A disk store stays on the CPU, as an offloaded one:
         self.offload = device is not None or storage == 'disk'
         storage_device = torch.device(device or 'cpu')
@@ -467,8 +467,6 @@ class History(torch.nn.Module):
 
         if storage == 'disk':
             self.path = files[0]
-            if isinstance(path, NodeRows):
-                self.rows = path
             emb, last_step = self._map_files(create=True, dtype=dtype)
         else:
             emb = torch.zeros(num_embeddings, embedding_dim, dtype=dtype,

@@ -24,7 +24,7 @@ from numpy.lib import format as npy_format
 from torch import Tensor
 
 from pyg_gas.checks import check_int
-from pyg_gas.utils import advise_random, atomic_write
+from pyg_gas.utils import advise_random, write_json
 
 #: The page size that rows are aligned to.
 PAGE_BYTES = 4096
@@ -87,8 +87,7 @@ class NodeRows:
         self.writable = writable
         layout_file = _layout_file(self.path)
         try:
-            with open(layout_file) as f:
-                layout = json.load(f)
+            layout = _read_layout(layout_file)
             if layout.get('format') != ROWS_FORMAT:
                 raise ValueError(f"format {layout.get('format')!r}, "
                                  f"expected {ROWS_FORMAT}")
@@ -180,7 +179,7 @@ class NodeRows:
         layout = dict(format=ROWS_FORMAT, num_nodes=num_nodes, widths=widths,
                       stride=stride, source=source,
                       zero_histories=list(range(len(widths) - 1)))
-        _write_layout(layout_file, layout)
+        write_json(layout_file, layout)
         return cls(path, writable=True)
 
     @property
@@ -220,7 +219,7 @@ class NodeRows:
         if i not in zero:
             return False
         layout['zero_histories'] = sorted(zero - {i})
-        _write_layout(_layout_file(self.path), layout)
+        write_json(_layout_file(self.path), layout)
         return True
 
     def zero_history(self, i: int, chunk_bytes: int = 1 << 23) -> None:
@@ -261,12 +260,4 @@ class NodeRows:
 def _read_layout(file: str) -> Dict[str, Any]:
     with open(file) as f:
         return json.load(f)
-
-
-def _write_layout(file: str, layout: Dict[str, Any]) -> None:
-    def write(f: Any) -> None:
-        json.dump(layout, f, indent=2, sort_keys=True)
-        f.write('\n')
-
-    atomic_write(file, write, mode='w')
 

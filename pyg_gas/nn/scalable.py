@@ -162,6 +162,11 @@ class ScalableGNN(Module):
             raise ValueError(f"The node rows '{rows.path}' hold histories "
                              f"of widths {rows.history_widths}, but the "
                              f"model needs {widths}")
+        ScalableGNN._check_disk_device(device)
+
+    @staticmethod
+    def _check_disk_device(device: Optional[Union[torch.device, str]]
+                           ) -> None:
         if device is not None and torch.device(device).type != 'cpu':
             raise ValueError(f"Disk histories stay on the CPU: "
                              f"'history_device' must be None or 'cpu' with "
@@ -187,10 +192,7 @@ class ScalableGNN(Module):
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"'history_path' must be a str or os.PathLike "
                             f"(got {type(path).__name__})")
-        if device is not None and torch.device(device).type != 'cpu':
-            raise ValueError(f"Disk histories stay on the CPU: "
-                             f"'history_device' must be None or 'cpu' with "
-                             f"history_storage='disk' (got '{device}')")
+        ScalableGNN._check_disk_device(device)
         directory = os.path.abspath(os.fspath(path))
         if os.path.exists(directory) and not os.path.isdir(directory):
             raise ValueError(f"'history_path' must be a directory (got "
