@@ -61,7 +61,7 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pyg_gas.cgroup import cgroup_support, run_capped
 from pyg_gas.utils import write_json
@@ -82,6 +82,10 @@ SWEEP_CONFIG = ('synthetic graphs (average degree 10, 32 features, 10 '
                 '25,000 nodes, {split}, one per batch; GCN-2x64, dropout 0, '
                 'disk histories; 1 epoch and the exact inference; every step '
                 'under a {cap:g} GiB cgroup v1 cap')
+SWEEP_PREPARE_CONFIG = ('the synthetic graphs of the sweep, prepared with '
+                        'prepare_synthetic(partition="stream", chunk_edges='
+                        '{chunk}) under a {cap:g} GiB cgroup v1 cap, one '
+                        'process each')
 SWEEP_TRAIN = ['--model', 'gcn', '--layers', '2', '--hidden', '64',
                '--dropout', '0.0', '--batch-size', '1', '--epochs', '1',
                '--device', 'cpu', '--no-progress', '--quiet']
@@ -239,6 +243,45 @@ def part_products(root: str, cap: int, free_cap: int, data_root: str,
     save()
 
 
+#: The chunks of edges the sweep prepares its graphs in: one chunk holds
+#: the whole 10^5 graph, so a larger graph's memory is measured against a
+#: run that already fills its chunks.
+SWEEP_CHUNK_EDGES = 1 << 20
+
+
+def _prepare_sweep_graph(path: str, num_nodes: int, cap: int
+                         ) -> Tuple[Dict[str, Any], int]:
+    # Prepares the sweep's graph of 'num_nodes' nodes under 'cap': the
+    # step's measurements and the number of clusters.
+    num_parts = max(num_nodes // 25_000, 2)
+    return step(f'prepare-{num_nodes}', [
+        sys.executable, '-c',
+        'import sys, json; from pyg_gas.storage import prepare_synthetic; '
+        'ds = prepare_synthetic(sys.argv[1], name="synthetic", '
+        'num_nodes=int(sys.argv[2]), avg_degree=10, num_features=32, '
+        'num_classes=10, num_parts=int(sys.argv[3]), '
+        'partition="stream", chunk_edges=int(sys.argv[4]), '
+        'overwrite=True, log=False); '
+        'print(json.dumps(dict(bytes=ds.nbytes)))',
+        path, str(num_nodes), str(num_parts), str(SWEEP_CHUNK_EDGES)],
+        cap), num_parts
+
+
+def part_sweep_prepare(root: str, cap: int,
+                       sizes: List[int]) -> Dict[str, Any]:
+    r"""Prepares the sweep's graphs alone, each under the cap: the memory
+    and time of preparing, without training on them."""
+    rows = []
+    for num_nodes in sizes:
+        path = osp.join(root, f'sweep-{num_nodes}.gas')
+        prep, num_parts = _prepare_sweep_graph(path, num_nodes, cap)
+        rows.append(dict(num_nodes=num_nodes, num_parts=num_parts,
+                         prepare=prep, bytes_on_disk=dir_bytes(path)))
+        shutil.rmtree(path, ignore_errors=True)
+    return dict(config=SWEEP_PREPARE_CONFIG.format(
+        cap=cap / GiB, chunk=SWEEP_CHUNK_EDGES), rows=rows)
+
+
 def part_sweep(root: str, cap: int, sizes: List[int],
                max_cluster_edges: int) -> Dict[str, Any]:
     split = []
@@ -247,16 +290,7 @@ def part_sweep(root: str, cap: int, sizes: List[int],
     rows = []
     for num_nodes in sizes:
         path = osp.join(root, f'sweep-{num_nodes}.gas')
-        num_parts = max(num_nodes // 25_000, 2)
-        prep = step(f'prepare-{num_nodes}', [
-            sys.executable, '-c',
-            'import sys, json; from pyg_gas.storage import prepare_synthetic; '
-            'ds = prepare_synthetic(sys.argv[1], name="synthetic", '
-            'num_nodes=int(sys.argv[2]), avg_degree=10, num_features=32, '
-            'num_classes=10, num_parts=int(sys.argv[3]), '
-            'partition="stream", overwrite=True, log=False); '
-            'print(json.dumps(dict(bytes=ds.nbytes)))',
-            path, str(num_nodes), str(num_parts)], cap)
+        prep, num_parts = _prepare_sweep_graph(path, num_nodes, cap)
         json_path = osp.join(root, f'sweep-{num_nodes}.json')
         train = step(f'train-{num_nodes}', cli(
             'train', '--data-dir', path, '--history-storage', 'disk',
@@ -402,7 +436,8 @@ def main() -> None:
     parser.add_argument('--root', default='/tmp/pyg_gas_ooc')
     parser.add_argument('--parts', nargs='+', default=['dd', 'products',
                                                        'sweep'],
-                        choices=['dd', 'products', 'sweep', 'distributed'])
+                        choices=['dd', 'products', 'sweep',
+                                 'sweep-prepare', 'distributed'])
     parser.add_argument('--cap-gb', type=float, default=2.5)
     parser.add_argument('--sweep-cap-gb', type=float, default=1.5)
     parser.add_argument('--free-cap-gb', type=float, default=22.0)
@@ -448,6 +483,10 @@ def main() -> None:
                       args.epochs, args.steps, results['products'], save)
     if 'distributed' in args.parts:
         results['distributed'] = part_distributed(args.root)
+        save()
+    if 'sweep-prepare' in args.parts:
+        results['sweep_prepare'] = part_sweep_prepare(
+            args.root, int(args.sweep_cap_gb * GiB), args.sweep_sizes)
         save()
     if 'sweep' in args.parts:
         results['sweep'] = part_sweep(args.root,

@@ -3,7 +3,16 @@ import hashlib
 import json
 import os.path as osp
 import time
-from typing import Any, Callable, Dict, Literal, Optional, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Literal,
+    Optional,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 import torch
@@ -46,6 +55,9 @@ def available_backends() -> Tuple[str, ...]:
 
 #: Entries per step of the chunked loops below (bounds their temporaries).
 _CHUNK = 1 << 22
+#: Rows counted at a time where a pass over a chunk needs temporaries of
+#: several words an edge.
+_BLOCK = 1 << 16
 
 
 def _symmetric_csr(edge_index: Tensor,
@@ -802,6 +814,40 @@ def _order_parts(weight: np.ndarray) -> np.ndarray:
     return np.asarray(order, dtype=np.int64)
 
 
+def _check_out(out: Any, num_nodes: int, device: torch.device) -> None:
+    # 'out' of a result of one integer a node.
+    if not isinstance(out, Tensor) or out.dtype != torch.long:
+        got = (f'dtype {out.dtype}' if isinstance(out, Tensor) else
+               type(out).__name__)
+        raise TypeError(f"'out' must be a torch.long tensor (got {got})")
+    if out.shape != (num_nodes, ) or out.device != device:
+        raise ValueError(f"'out' must have shape [{num_nodes}] on {device} "
+                         f"(got shape {list(out.shape)} on {out.device})")
+
+
+def _new_part_ids(part: np.ndarray, num_parts: int,
+                  chunks: Iterable[Tuple[int, int, np.ndarray, np.ndarray]]
+                  ) -> np.ndarray:
+    # The new id of every part, from '_order_parts' of the edge counts
+    # between parts, read over the chunks '(lo, hi, ptr, nbr)' of the graph.
+    weight = np.zeros(num_parts * num_parts, dtype=np.int64)
+    for lo, hi, ptr, nbr in chunks:
+        # The part pairs of the chunk's edges, counted '_BLOCK' rows at a
+        # time: whole chunks would hold 24 bytes an edge more.
+        for a in range(0, hi - lo, _BLOCK):
+            b = min(a + _BLOCK, hi - lo)
+            row = np.repeat(part[lo + a:lo + b].astype(np.int64),
+                            np.diff(ptr[a:b + 1]))
+            row *= num_parts
+            row += part[nbr[ptr[a]:ptr[b]]]
+            weight += np.bincount(row, minlength=num_parts * num_parts)
+            del row
+    order = _order_parts(weight.reshape(num_parts, num_parts))
+    new_id = np.empty(num_parts, dtype=np.int64)
+    new_id[order] = np.arange(num_parts)
+    return new_id
+
+
 def partition_csr(
     rowptr: Union[Tensor, np.ndarray],
     col: Union[Tensor, np.ndarray],
@@ -813,6 +859,7 @@ def partition_csr(
     imbalance: float = 0.05,
     order_parts: bool = True,
     log: bool = True,
+    out: Optional[Tensor] = None,
 ) -> Tensor:
     r"""Partitions a graph given in CSR form into :obj:`num_parts` balanced
     clusters of few cut edges, in bounded memory: by restreamed linear
@@ -891,11 +938,16 @@ def partition_csr(
             over the graph). (default: :obj:`True`)
         log (bool, optional): Reports progress on stderr.
             (default: :obj:`True`)
+        out (torch.Tensor, optional): A CPU tensor of type :obj:`torch.long`
+            and shape :obj:`[num_nodes]` to write the parts into, e.g. one
+            in a memory-mapped scratch file
+            (:func:`~pyg_gas.utils.scratch_tensor`), so that the result
+            takes no memory. (default: :obj:`None`)
 
     Returns:
         torch.Tensor: The part of every node, :obj:`int64` of shape
-        :obj:`[num_nodes]`. :func:`parts_to_perm` turns it into the
-        :obj:`(perm, ptr)` of :func:`metis`.
+        :obj:`[num_nodes]` (:obj:`out`, if given). :func:`parts_to_perm`
+        turns it into the :obj:`(perm, ptr)` of :func:`metis`.
     """
     rowptr = _index_array('rowptr', rowptr)
     col = _index_array('col', col)
@@ -914,6 +966,8 @@ def partition_csr(
     chunk_size = check_int('chunk_size', chunk_size, 1, integral=True)
     imbalance = float(check_number('imbalance', imbalance, 0.0))
     _check_rowptr(rowptr, col.shape[0])
+    if out is not None:
+        _check_out(out, num_nodes, torch.device('cpu'))
 
     capacity = max(-(-num_nodes // num_parts),
                    int((1.0 + imbalance) * num_nodes / num_parts))
@@ -927,7 +981,7 @@ def partition_csr(
         for c in order:
             lo, hi = int(bounds[c]), int(bounds[c + 1])
             ptr = np.asarray(rowptr[lo:hi + 1], dtype=np.int64)
-            nbr = np.asarray(col[ptr[0]:ptr[-1]], dtype=np.int64)
+            nbr = np.asarray(col[ptr[0]:ptr[-1]])  # A view of a memmap.
             yield lo, hi, ptr - ptr[0], nbr
 
     t = time.perf_counter()
@@ -947,23 +1001,25 @@ def partition_csr(
                  f'({time.perf_counter() - t:.2f}s)')
         if not first and moved == 0:
             break
-    part = state.part.astype(np.int64)
+    part = state.part  # [N], int16 or int32
     del state
 
+    new_id = None
     if order_parts and 2 < num_parts <= MAX_ORDERED_PARTS:
-        weight = np.zeros(num_parts * num_parts, dtype=np.int64)
-        for lo, hi, ptr, nbr in chunks(np.arange(bounds.shape[0] - 1)):
-            row = np.repeat(part[lo:hi], np.diff(ptr))
-            weight += np.bincount(row * num_parts + part[nbr],
-                                  minlength=num_parts * num_parts)
-        order = _order_parts(weight.reshape(num_parts, num_parts))
-        new_id = np.empty(num_parts, dtype=np.int64)
-        new_id[order] = np.arange(num_parts)
-        part = new_id[part]
-    return torch.from_numpy(part)
+        new_id = _new_part_ids(
+            part, num_parts, chunks(np.arange(bounds.shape[0] - 1)))
+    if out is None:
+        out = torch.empty(num_nodes, dtype=torch.long)
+    result = out.numpy()
+    for lo in range(0, num_nodes, chunk_size):
+        chunk = part[lo:lo + chunk_size]
+        result[lo:lo + chunk_size] = chunk if new_id is None else new_id[
+            chunk]
+    return out
 
 
-def parts_to_perm(part: Tensor, num_parts: int) -> Tuple[Tensor, Tensor]:
+def parts_to_perm(part: Tensor, num_parts: int, out: Optional[Tensor] = None,
+                  chunk_size: int = 1 << 18) -> Tuple[Tensor, Tensor]:
     r"""Turns the part of every node into the node order of :func:`metis`:
     :obj:`perm` lists the nodes of part :obj:`0`, then those of part
     :obj:`1`, ..., each part's in increasing id order (a stable sort), so
@@ -971,15 +1027,27 @@ def parts_to_perm(part: Tensor, num_parts: int) -> Tuple[Tensor, Tensor]:
     (:obj:`perm[new_position] = old_id`). Empty parts repeat a value of
     :obj:`ptr`.
 
+    It is a counting sort over chunks of :obj:`chunk_size` nodes: beyond
+    :obj:`perm` and :obj:`ptr`, memory holds one chunk's temporaries, so
+    that with an :obj:`out` in a memory-mapped file (see
+    :func:`pyg_gas.utils.scratch_tensor`) the node order of a graph larger
+    than memory takes none of it. The result equals a stable
+    :func:`torch.argsort` of :obj:`part`, whatever the chunk size.
+
     Args:
         part (torch.Tensor): The part of every node, an integer tensor of
             shape :obj:`[num_nodes]` with values in :obj:`[0, num_parts)`.
         num_parts (int): The number of parts.
+        out (torch.Tensor, optional): The tensor to write :obj:`perm` into,
+            :obj:`torch.long` of shape :obj:`[num_nodes]` on the device of
+            :obj:`part`. (default: :obj:`None`)
+        chunk_size (int, optional): The nodes sorted at once (about 36
+            bytes each). (default: :obj:`262144`)
 
     Returns:
         (torch.Tensor, torch.Tensor): :obj:`perm` of shape
-        :obj:`[num_nodes]` and :obj:`ptr` of shape :obj:`[num_parts + 1]`,
-        both :obj:`torch.long`.
+        :obj:`[num_nodes]` (:obj:`out` if given) and :obj:`ptr` of shape
+        :obj:`[num_parts + 1]`, both :obj:`torch.long`.
     """
     if not isinstance(part, Tensor):
         raise TypeError(f"'part' must be a torch.Tensor "
@@ -992,16 +1060,53 @@ def parts_to_perm(part: Tensor, num_parts: int) -> Tuple[Tensor, Tensor]:
         raise ValueError(f"'part' must be one-dimensional "
                          f"(got shape {list(part.shape)})")
     num_parts = check_int('num_parts', num_parts, 1, integral=True)
-    part = part.long()
-    if part.numel() > 0:
+    chunk_size = check_int('chunk_size', chunk_size, 1, integral=True)
+    num_nodes, device = part.numel(), part.device
+    if out is None:
+        out = torch.empty(num_nodes, dtype=torch.long, device=device)
+    _check_out(out, num_nodes, device)
+    if num_nodes > 0:
         lo, hi = int(part.min()), int(part.max())
         if lo < 0 or hi >= num_parts:
             raise ValueError(f"'part' must hold part ids in "
                              f"[0, {num_parts}) (got {lo if lo < 0 else hi})")
-    perm = torch.argsort(part, stable=True)
-    ptr = torch.zeros(num_parts + 1, dtype=torch.long, device=part.device)
-    torch.cumsum(torch.bincount(part, minlength=num_parts), 0, out=ptr[1:])
-    return perm, ptr
+    chunks = [(lo, min(lo + chunk_size, num_nodes))
+              for lo in range(0, num_nodes, chunk_size)]
+    # Part ids as int32 where they fit: sorting them is twice as fast.
+    small = torch.int32 if num_parts <= 2**31 else torch.long
+    ones = torch.ones(min(chunk_size, num_nodes), dtype=torch.long,
+                      device=device)
+
+    # The size of every part, and so where each part's nodes go:
+    count = torch.zeros(num_parts, dtype=torch.long, device=device)
+    for lo, hi in chunks:
+        count.index_add_(0, part[lo:hi].to(small), ones[:hi - lo])
+    ptr = torch.zeros(num_parts + 1, dtype=torch.long, device=device)
+    torch.cumsum(count, 0, out=ptr[1:])
+    cursor = ptr[:-1].clone()  # [num_parts], the next free slot of a part
+    del count
+
+    # The nodes of a chunk go to the next free slots of their parts, in id
+    # order within a part (a stable sort of the chunk). Chunks come in id
+    # order, so this is a stable sort of all. The sorted chunk is a run of
+    # nodes per part it holds: the node at position 'i' of the run that
+    # starts at 's' goes to 'cursor[part] + i - s'. Every step is chunk-
+    # or run-sized, none costs 'num_parts' per chunk.
+    for lo, hi in chunks:
+        sorted_part, order = torch.sort(part[lo:hi].to(small), stable=True)
+        first = torch.ones(hi - lo, dtype=torch.bool, device=device)
+        torch.ne(sorted_part[1:], sorted_part[:-1], out=first[1:])
+        start = first.nonzero().view(-1)  # [num_runs]
+        del first
+        run_part = sorted_part.index_select(0, start)
+        length = torch.diff(start, append=start.new_full((1, ), hi - lo))
+        dest = cursor.index_select(0, run_part).sub_(start)
+        dest = dest.repeat_interleave(length, output_size=hi - lo)
+        dest.add_(torch.arange(hi - lo, device=device))
+        out[dest] = order.add_(lo)
+        cursor.index_add_(0, run_part, length)
+        del sorted_part, order, start, run_part, length, dest
+    return out, ptr
 
 
 def _in_csr(edge_index: Tensor, num_nodes: int) -> Tuple[np.ndarray,

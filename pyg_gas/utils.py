@@ -111,6 +111,32 @@ def gather_rows(src: Any, index: Any, out: Any = None,
     return out
 
 
+def scratch_tensor(shape: Any, dtype: Any, directory: str) -> Any:
+    r"""A new, zero-filled tensor of :obj:`shape` and :obj:`dtype` that
+    lives in a temporary file in :obj:`directory` instead of the process'
+    memory: the file is mapped and unlinked at once, so it is gone when the
+    tensor is freed, however the process ends.
+
+    Its pages are the page cache's: written pages go to disk and leave
+    memory when the kernel needs it, so arrays the size of the graph
+    (permutations, degrees, the node order of a partition) take no
+    anonymous memory. Random access into one is as fast as memory while it
+    fits in the page cache. An empty shape gives an ordinary tensor."""
+    import numpy as np
+    import torch
+    shape = tuple(int(s) for s in shape)
+    np_type = torch.empty(0, dtype=dtype).numpy().dtype
+    if np.prod(shape, dtype=np.int64) == 0:
+        return torch.empty(shape, dtype=dtype)
+    fd, path = tempfile.mkstemp(suffix='.scratch', dir=directory)
+    try:
+        with os.fdopen(fd, 'r+b') as f:
+            array = np.memmap(f, dtype=np_type, mode='r+', shape=shape)
+    finally:
+        os.remove(path)
+    return torch.from_numpy(array)
+
+
 def trim_memory() -> bool:
     r"""Hands the free memory of glibc's heaps back to the operating system
     (:obj:`malloc_trim(0)`), and returns whether it could (:obj:`False`

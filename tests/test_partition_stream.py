@@ -19,6 +19,7 @@ from pyg_gas.partition import (
     stream_partition,
 )
 from pyg_gas.typing import WITH_PYMETIS
+from pyg_gas.utils import scratch_tensor
 
 pytestmark = pytest.mark.usefixtures('single_thread')
 
@@ -197,6 +198,25 @@ def test_memmap_input_equals_in_memory_input(tmp_path):
         assert torch.equal(out, expected)
 
 
+def test_out_and_blocks_give_the_same_parts(tmp_path, monkeypatch):
+    # Parts written into a scratch file, and part pairs counted in blocks of
+    # 7 rows instead of whole chunks, are the same parts.
+    num_nodes = 500
+    edge_index = sbm(num_nodes, 5, 0.04, 0.004, seed=4)
+    rowptr, col = in_csr(edge_index, num_nodes)
+    expected = partition_csr(rowptr, col, 5, chunk_size=256)
+    monkeypatch.setattr(partition_module, '_BLOCK', 7)
+    out = scratch_tensor([num_nodes], torch.long, str(tmp_path))
+    part = partition_csr(rowptr, col, 5, chunk_size=256, out=out)
+    assert part is out and torch.equal(part, expected)
+    assert os.listdir(tmp_path) == []
+    for bad in [torch.zeros(num_nodes, dtype=torch.int32), [0] * 500]:
+        with pytest.raises(TypeError, match="'out' must be a torch.long"):
+            partition_csr(rowptr, col, 5, out=bad)
+    with pytest.raises(ValueError, match=r"'out' must have shape \[500\]"):
+        partition_csr(rowptr, col, 5, out=torch.zeros(501, dtype=torch.long))
+
+
 def test_order_parts_puts_connected_parts_next_to_each_other():
     weight = np.zeros((4, 4), dtype=np.int64)
     weight[0, 2], weight[1, 3], weight[2, 1] = 10, 9, 1
@@ -259,6 +279,45 @@ def test_parts_to_perm_is_the_metis_convention():
 def test_parts_to_perm_bad_inputs(part, num_parts, error, match):
     with pytest.raises(error, match=match):
         parts_to_perm(part, num_parts)
+
+
+@pytest.mark.parametrize('dtype', [torch.long, torch.int32, torch.int16])
+def test_parts_to_perm_is_a_stable_sort(tmp_path, dtype):
+    # The counting sort in chunks is the stable sort, for any chunk size,
+    # with empty parts (a third of the ids never drawn), more parts than
+    # nodes, and into a memory-mapped scratch file:
+    gen = torch.Generator().manual_seed(0)
+    for num_nodes, num_parts, chunk_size in [(1, 1, 1), (50, 9, 7),
+                                             (1000, 40, 64), (999, 3000, 7),
+                                             (3000, 6, 1 << 20)]:
+        part = torch.randint(0, num_parts, (num_nodes, ), generator=gen)
+        part[part % 3 == 1] = 0
+        expected = torch.sort(part, stable=True).indices
+        ptr = torch.cat([torch.zeros(1, dtype=torch.long), torch.bincount(
+            part, minlength=num_parts).cumsum(0)])
+        out = scratch_tensor([num_nodes], torch.long, str(tmp_path))
+        result = parts_to_perm(part.to(dtype), num_parts, out=out,
+                               chunk_size=chunk_size)
+        assert result[0] is out
+        assert torch.equal(out, expected) and torch.equal(result[1], ptr)
+        result = parts_to_perm(part.to(dtype), num_parts,
+                               chunk_size=chunk_size)
+        assert torch.equal(result[0], expected)
+        assert torch.equal(result[1], ptr)
+    assert os.listdir(tmp_path) == []  # The scratch files are gone.
+
+
+def test_parts_to_perm_bad_out():
+    part = torch.tensor([1, 0, 1])
+    with pytest.raises(TypeError, match="'out' must be a torch.long tensor "
+                       r"\(got dtype torch.int32\)"):
+        parts_to_perm(part, 2, out=torch.empty(3, dtype=torch.int32))
+    with pytest.raises(TypeError, match=r"\(got list\)"):
+        parts_to_perm(part, 2, out=[0, 0, 0])
+    with pytest.raises(ValueError, match=r"'out' must have shape \[3\]"):
+        parts_to_perm(part, 2, out=torch.empty(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="'chunk_size' must be at least 1"):
+        parts_to_perm(part, 2, chunk_size=0)
 
 
 # partition_csr: bad inputs ###################################################

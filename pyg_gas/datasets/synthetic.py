@@ -7,7 +7,16 @@ import os.path as osp
 import pickle
 import time
 import zipfile
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+)
 
 import torch
 from torch import Tensor
@@ -31,7 +40,47 @@ SYNTHETIC_PRESETS: Dict[str, Dict[str, Any]] = {
 #: cached graphs of an older version are not reused.
 GENERATOR_VERSION = 1
 
-_CHUNK = 1 << 23  # Edges drawn per vectorized step (bounds temporaries).
+_CHUNK = 1 << 23  # Node pairs drawn per step (the graph a seed gives).
+#: Node pairs computed at a time within a step of :data:`_CHUNK`, rows of
+#: node arrays, and numbers of features: it bounds the temporaries (about
+#: 70 bytes a pair) whatever the graph's size, and changes none of the
+#: draws.
+_STEP = 1 << 18
+
+#: Makes a zero-filled array of a shape and type: in memory, or in a
+#: memory-mapped scratch file (:func:`pyg_gas.utils.scratch_tensor`).
+NewArray = Callable[[Tuple[int, ...], torch.dtype], Tensor]
+
+
+def _in_memory(shape: Tuple[int, ...], dtype: torch.dtype) -> Tensor:
+    return torch.zeros(shape, dtype=dtype)
+
+
+def _ranges(n: int, step: Optional[int] = None,
+            least: int = 1) -> Iterator[Tuple[int, int]]:
+    # [0, n) in ranges of 'step' ('_STEP'), the last one of 'least' at least
+    # (or all of [0, n)).
+    step = _STEP if step is None else step
+    lo = 0
+    while lo < n:
+        hi = min(lo + step, n)
+        if n - hi < least:
+            hi = n
+        yield lo, hi
+        lo = hi
+
+
+def _fork(gen: torch.Generator, count: int,
+          dtype: torch.dtype) -> torch.Generator:
+    # A copy of 'gen' as it is, and 'gen' moved past the 'count' numbers of
+    # 'torch.rand(count, dtype=dtype)': drawn in steps and dropped, which
+    # moves it as far as one draw of all (each number takes the same share
+    # of the generator's stream).
+    fork = torch.Generator()
+    fork.set_state(gen.get_state())
+    for lo, hi in _ranges(count):
+        torch.rand(hi - lo, generator=gen, dtype=dtype)
+    return fork
 
 
 def _check_fraction(name: str, value: Any) -> float:
@@ -41,30 +90,38 @@ def _check_fraction(name: str, value: Any) -> float:
 def _pair_chunks(count: int, cdf: Tensor, bounds: Tensor, order: Tensor,
                  label: Tensor, homophily: float,
                  gen: torch.Generator) -> Iterator[Tensor]:
-    # Draws 'count' node pairs, '_CHUNK' at a time, and yields their keys
-    # min * N + max, without self-loops (so possibly fewer than 'count').
+    # Draws 'count' node pairs and yields their keys min * N + max, without
+    # self-loops (so possibly fewer than 'count'), '_STEP' pairs at a time.
     # 'cdf' is the cumulative degree weight of the nodes in 'order' (grouped
     # by class), and 'bounds[:, k]' is class k's range of it.
     num_nodes = cdf.numel()
     for start in range(0, count, _CHUNK):
         size = min(_CHUNK, count - start)
-        # One endpoint by degree weight over all nodes:
-        pos = torch.searchsorted(cdf, torch.rand(size, generator=gen,
-                                                 dtype=torch.float64))
-        u = order.index_select(0, pos.clamp_(max=num_nodes - 1))
-        # The other: by degree weight within u's class with probability
-        # 'homophily', else over all nodes:
-        c = label.index_select(0, u)
-        lo, hi = bounds[0].index_select(0, c), bounds[1].index_select(0, c)
-        r = torch.rand(size, generator=gen, dtype=torch.float64)
-        intra = torch.rand(size, generator=gen) < homophily
-        r = torch.where(intra, lo + r * (hi - lo), r)
-        del c, lo, hi, intra
-        pos = torch.searchsorted(cdf, r)
-        v = order.index_select(0, pos.clamp_(max=num_nodes - 1))
-        del pos, r
-        key = torch.minimum(u, v) * num_nodes + torch.maximum(u, v)
-        yield key[u != v]
+        # A step draws three streams of 'size' numbers, one after the other
+        # (first endpoints, second endpoints, within-class coins), and reads
+        # them '_STEP' at a time from forks of the generator:
+        first = _fork(gen, size, torch.float64)
+        second = _fork(gen, size, torch.float64)
+        coin = _fork(gen, size, torch.get_default_dtype())
+        for lo, hi in _ranges(size):
+            # One endpoint by degree weight over all nodes:
+            pos = torch.searchsorted(cdf, torch.rand(
+                hi - lo, generator=first, dtype=torch.float64))
+            u = order.index_select(0, pos.clamp_(max=num_nodes - 1))
+            # The other: by degree weight within u's class with probability
+            # 'homophily', else over all nodes:
+            c = label.index_select(0, u)
+            lo_c, hi_c = bounds[0].index_select(0, c), bounds[1].index_select(
+                0, c)
+            r = torch.rand(hi - lo, generator=second, dtype=torch.float64)
+            intra = torch.rand(hi - lo, generator=coin) < homophily
+            r = torch.where(intra, lo_c + r * (hi_c - lo_c), r)
+            del c, lo_c, hi_c, intra
+            pos = torch.searchsorted(cdf, r)
+            v = order.index_select(0, pos.clamp_(max=num_nodes - 1))
+            del pos, r
+            key = torch.minimum(u, v) * num_nodes + torch.maximum(u, v)
+            yield key[u != v]
 
 
 class EdgeKeys:
@@ -111,7 +168,14 @@ class SyntheticDraws:
             ...
         train_mask, val_mask, test_mask = draws.split()
 
-    The arguments are those of :func:`synthetic_graph`.
+    The arguments are those of :func:`synthetic_graph`, and
+    :obj:`workspace`: a directory where the arrays of one entry a node or an
+    edge (the classes, the degree weights, random permutations, the masks)
+    are made as memory-mapped scratch files
+    (:func:`pyg_gas.utils.scratch_tensor`) instead of in memory, so that
+    the draws hold memory bounded by a step of :obj:`2**18` pairs or rows
+    whatever the graph's size. The draws are the same either way. It may
+    also be set as the attribute :obj:`workspace` before the first step.
     """
     STEPS = ('classes', 'edges', 'features', 'split')
 
@@ -128,6 +192,7 @@ class SyntheticDraws:
         noise: float = 6.0,
         split: Tuple[float, float] = (0.6, 0.2),
         log: bool = False,
+        workspace: Optional[str] = None,
     ) -> None:
         (self.num_edges, self.homophily, self.train_frac,
          self.val_frac) = _check_arguments(num_nodes, avg_degree,
@@ -143,7 +208,14 @@ class SyntheticDraws:
         self.report = utils.log if log else (lambda msg: None)
         self.t0 = time.perf_counter()
         self.y: Optional[Tensor] = None
+        self.workspace = workspace
         self._done = 0
+
+    def _new(self, shape: Tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        # A zero-filled array: a scratch file in the workspace, if any.
+        if self.workspace is None:
+            return _in_memory(shape, dtype)
+        return utils.scratch_tensor(shape, dtype, self.workspace)
 
     def _step(self, name: str) -> None:
         expected = self.STEPS[self._done] if self._done < len(
@@ -157,7 +229,8 @@ class SyntheticDraws:
     def classes(self) -> Tensor:
         r"""Draws the classes :obj:`y` :obj:`[N]`."""
         self._step('classes')
-        self.y = _draw_classes(self.num_nodes, self.num_classes, self.gen)
+        self.y = _draw_classes(self.num_nodes, self.num_classes, self.gen,
+                               self._new)
         return self.y
 
     def edges(self, keys: Any) -> Any:
@@ -167,7 +240,7 @@ class SyntheticDraws:
         self._step('edges')
         gen, y, num_edges = self.gen, self.y, self.num_edges
         order, cdf, bounds = _degree_weights(y, self.num_classes, self.power,
-                                             gen)
+                                             gen, self._new)
         for _ in range(100):
             missing = num_edges - len(keys)
             if missing <= 0:
@@ -181,8 +254,9 @@ class SyntheticDraws:
             raise RuntimeError(f'Could not draw {num_edges} distinct edges; '
                                f'lower the degree or the homophily')
         if len(keys) > num_edges:  # Drop a random excess, keep the order.
-            drop = _randperm(len(keys), gen)
-            drop = drop[:len(keys) - num_edges].long()
+            perm = _randperm(len(keys), gen, self._new)
+            drop = perm[:len(keys) - num_edges].long()
+            del perm
             keys.drop(drop)
         self.report(f'synthetic: edges done '
                     f'({time.perf_counter() - self.t0:.1f}s)')
@@ -201,7 +275,7 @@ class SyntheticDraws:
         masks."""
         self._step('split')
         return _draw_split(self.num_nodes, self.train_frac, self.val_frac,
-                           self.gen)
+                           self.gen, self._new)
 
 
 def synthetic_graph(
@@ -344,37 +418,56 @@ def _check_arguments(
     return num_edges, homophily, train_frac, val_frac
 
 
-def _draw_classes(num_nodes: int, num_classes: int,
-                  gen: torch.Generator) -> Tensor:
-    # Classes, mildly skewed in size, and every class has a node.
+def _draw_classes(num_nodes: int, num_classes: int, gen: torch.Generator,
+                  new: NewArray = _in_memory) -> Tensor:
+    # Classes, mildly skewed in size, and every class has a node. Drawn in
+    # pieces, they are the draws of one piece: pieces of one sample are
+    # drawn another way, so the last piece holds two at least.
     share = (torch.arange(num_classes, dtype=torch.float64) + 1).pow(-0.5)
-    y = torch.multinomial(share / share.sum(), num_nodes, replacement=True,
-                          generator=gen)  # [N]
-    y[torch.randperm(num_nodes, generator=gen)[:num_classes]] = torch.arange(
-        num_classes)
+    share /= share.sum()
+    y = new((num_nodes, ), torch.long)  # [N]
+    for lo, hi in _ranges(num_nodes, least=2):
+        torch.multinomial(share, hi - lo, replacement=True, generator=gen,
+                          out=y[lo:hi])
+    perm = _randperm(num_nodes, gen, new)
+    y[perm[:num_classes].long()] = torch.arange(num_classes)
     return y
 
 
-def _randperm(n: int, gen: torch.Generator) -> Tensor:
+def _randperm(n: int, gen: torch.Generator,
+              new: NewArray = _in_memory) -> Tensor:
     # 'torch.randperm(n)' in 32-bit integers where they hold it: the same
     # permutation (one shuffle algorithm for every type) in half the memory,
     # 4 bytes an edge when the excess edges are dropped.
     dtype = torch.int32 if n <= 2**31 - 1 else torch.long
-    return torch.randperm(n, generator=gen, dtype=dtype)
+    return torch.randperm(n, generator=gen, out=new((n, ), dtype))
 
 
 def _degree_weights(y: Tensor, num_classes: int, power: float,
-                    gen: torch.Generator) -> Tuple[Tensor, Tensor, Tensor]:
+                    gen: torch.Generator, new: NewArray = _in_memory,
+                    ) -> Tuple[Tensor, Tensor, Tensor]:
     # Power-law degree weights over a random ranking, cumulated with the
     # nodes grouped by class: returns that order of the nodes [N], the
     # normalized cumulative weights [N], and each class's range of them
-    # [2, C].
-    theta = (_randperm(y.numel(), gen).to(torch.float64) +
-             10.0).pow(-float(power))  # [N]
-    order = torch.sort(y, stable=True).indices  # [N]
-    cdf = theta.index_select(0, order).cumsum(0)
-    cdf /= cdf[-1].clone()
-    del theta
+    # [2, C]. Computed '_STEP' nodes at a time; the sums run in the same
+    # order as one 'cumsum' of all, so they are the same numbers.
+    from pyg_gas.partition import parts_to_perm
+
+    N = y.numel()
+    rank = _randperm(N, gen, new)  # [N]
+    order = parts_to_perm(y, num_classes, out=new((N, ), torch.long))[0]
+    cdf = new((N, ), torch.float64)  # [N]
+    carry = 0.0
+    for lo, hi in _ranges(N):
+        theta = (rank.index_select(0, order[lo:hi]).to(torch.float64) +
+                 10.0).pow_(-float(power))
+        theta[0] += carry
+        torch.cumsum(theta, 0, out=cdf[lo:hi])
+        carry = float(cdf[hi - 1])
+    del rank
+    total = cdf[-1].clone()
+    for lo, hi in _ranges(N):
+        cdf[lo:hi] /= total
     end = torch.bincount(y, minlength=num_classes).cumsum(0)  # [C]
     start = torch.cat([end.new_zeros(1), end[:-1]])
     upper = cdf.index_select(0, end - 1)
@@ -391,29 +484,37 @@ def _feature_chunks(y: Tensor, num_classes: int, num_features: int,
     # if given).
     N = y.numel()
     centroids = torch.randn(num_classes, num_features, generator=gen)
-    step = max(1, _CHUNK // num_features)
+    step = max(1, _CHUNK // num_features)  # The rows of one draw.
+    # 'torch.randn' draws its numbers in blocks of 16, so pieces of whole
+    # blocks (the last of 16 numbers at least) draw the numbers of the
+    # one draw: pieces of a multiple of 16 rows.
+    rows = max(16, _STEP // num_features // 16 * 16)
     for lo in range(0, N, step):
         hi = min(lo + step, N)
-        if out is None:
-            x = torch.randn(hi - lo, num_features, generator=gen)
-        else:
-            x = torch.randn(hi - lo, num_features, generator=gen,
-                            out=out[lo:hi])
-        x.mul_(float(noise)).add_(centroids.index_select(0, y[lo:hi]))
-        yield x
+        for a, b in _ranges(hi - lo, rows, -(-16 // num_features)):
+            a, b = lo + a, lo + b
+            if out is None:
+                x = torch.randn(b - a, num_features, generator=gen)
+            else:
+                x = torch.randn(b - a, num_features, generator=gen,
+                                out=out[a:b])
+            x.mul_(float(noise)).add_(centroids.index_select(0, y[a:b]))
+            yield x
 
 
 def _draw_split(num_nodes: int, train_frac: float, val_frac: float,
-                gen: torch.Generator) -> List[Tensor]:
+                gen: torch.Generator,
+                new: NewArray = _in_memory) -> List[Tensor]:
     # A random split: the training, validation and test masks.
-    perm = torch.randperm(num_nodes, generator=gen)
+    perm = _randperm(num_nodes, gen, new)
     num_train = int(round(train_frac * num_nodes))
     num_val = int(round(val_frac * num_nodes))
     masks = []
     for lo, hi in [(0, num_train), (num_train, num_train + num_val),
                    (num_train + num_val, num_nodes)]:
-        mask = torch.zeros(num_nodes, dtype=torch.bool)
-        mask[perm[lo:hi]] = True
+        mask = new((num_nodes, ), torch.bool)
+        for a, b in _ranges(hi - lo):
+            mask[perm[lo + a:lo + b].long()] = True
         masks.append(mask)
     return masks
 

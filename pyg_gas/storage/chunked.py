@@ -6,8 +6,11 @@ The graph is first *staged*: its edges arrive in chunks, in any order, and
 into an unpermuted dataset directory (nodes in their original order, one
 cluster). :func:`partition_dataset` then partitions it, and
 :func:`permute_to_disk` writes it in cluster order, row chunk by row chunk.
-Memory stays :math:`O(N)` (a few node-sized index arrays) plus
-:math:`O(\textrm{chunk})`; every array is written through
+Memory stays :math:`O(\textrm{chunk})` plus a few bytes a node: the
+node-sized index arrays (degrees, row pointers, permutations) are computed
+chunk by chunk, read from the memory-mapped arrays, or kept in
+memory-mapped scratch files (:func:`~pyg_gas.utils.scratch_tensor`) in a
+directory that is written to anyway; every array is written through
 :class:`~pyg_gas.storage.format.ArrayWriter`, so the result is the
 directory that :func:`~pyg_gas.storage.prepare` writes from the same graph
 held in memory, array for array."""
@@ -52,7 +55,7 @@ from pyg_gas.storage.prepare import (
     open_output,
 )
 from pyg_gas.storage.transform import row_chunks
-from pyg_gas.utils import check_writable_dir
+from pyg_gas.utils import check_writable_dir, scratch_tensor, trim_memory
 from pyg_gas.utils import log as log_line
 
 Undirected = Optional[Literal['reverse', 'coalesce', 'auto']]
@@ -80,11 +83,11 @@ class GraphStager:
     target range, and :meth:`close` sorts one bucket at a time into the CSR
     of the dataset format (rows are targets, sources sorted within each row,
     duplicate edges kept in the order they arrived), so memory holds one
-    chunk or one bucket of about :obj:`chunk_edges` edges, plus
-    :math:`O(N)` for the row pointers. The node arrays (:obj:`x`, :obj:`y`
-    and the masks) are written with :meth:`write_node_array`, whole or in
-    row chunks. The result is a dataset directory in the original node order
-    (:obj:`perm` the identity, one cluster), opened as a
+    chunk or one bucket of about :obj:`chunk_edges` edges (the row
+    pointers are written bucket by bucket too). The node arrays (:obj:`x`,
+    :obj:`y` and the masks) are written with :meth:`write_node_array`, whole
+    or in row chunks. The result is a dataset directory in the original
+    node order (:obj:`perm` the identity, one cluster), opened as a
     :class:`~pyg_gas.storage.DiskDataset`.
 
     Used as a context manager, an exception inside the block removes
@@ -227,6 +230,9 @@ class GraphStager:
         if self.undirected in ('coalesce', 'auto'):
             self._scatter('r', dst, src, weight)
         self.num_added += src.numel()
+        # The chunk's temporaries go back: glibc would keep their memory
+        # (and, chunk after chunk, more of it) from the page cache.
+        trim_memory()
 
     def _path(self, kind: str, bucket: int, what: str) -> str:
         return osp.join(self.buckets, f'{kind}{bucket}.{what}')
@@ -315,25 +321,36 @@ class GraphStager:
         else:
             num_edges = self.num_added
         N = self.num_nodes
-        deg = torch.zeros(N, dtype=torch.long)
         col = self._writer('col', [num_edges], self.index_dtype)
         weight = self._writer('edge_weight', [num_edges],
                               torch.float32) if self.weighted else None
+        # The row pointers are written along, in bucket order: no array of
+        # a degree per node is held.
+        rowptr = self._writer('rowptr', [N + 1], torch.long)
+        rowptr.write(torch.zeros(1, dtype=torch.long))
+        offset = 0  # The edges of the buckets before.
         for b in range(self.num_buckets):
             key, w = self._bucket(b, coalesce)
             lo = b * self.rows_per_bucket
             hi = min(lo + self.rows_per_bucket, N)
-            deg[lo:hi] = torch.bincount(key // N, minlength=hi - lo)
+            # The keys 'row * N + source' are sorted, so a row ends where
+            # the keys of the next one begin. In steps of 'chunk_edges'
+            # rows at most: a bucket of a sparse graph holds more.
+            for start in range(0, hi - lo, self.chunk_edges):
+                end = min(start + self.chunk_edges, hi - lo)
+                bound = torch.arange(start + 1, end + 1).mul_(N)
+                rowptr.write(torch.searchsorted(key, bound).add_(offset))
+                del bound
+            offset += key.numel()
             col.write(key.remainder_(N))
             if weight is not None:
                 weight.write(w)
             del key, w
+            trim_memory()
         self.arrays['col'] = self._close(col)
         if weight is not None:
             self.arrays['edge_weight'] = self._close(weight)
-        rowptr = torch.zeros(N + 1, dtype=torch.long)
-        torch.cumsum(deg, 0, out=rowptr[1:])
-        self.arrays['rowptr'] = write_array(self.root, 'rowptr', rowptr)
+        self.arrays['rowptr'] = self._close(rowptr)
         return num_edges
 
     # Nodes ##################################################################
@@ -367,6 +384,7 @@ class GraphStager:
                     self._count_classes(chunk)
                 writer.write(chunk)
                 rows += chunk.size(0)
+                trim_memory()
             if rows != self.num_nodes:
                 raise ValueError(f"'{key}' needs {self.num_nodes} rows (got "
                                  f"{rows})")
@@ -549,6 +567,7 @@ def partition_dataset(
     seed: int = 0,
     cache_dir: Optional[str] = None,
     log: bool = True,
+    scratch_dir: Optional[str] = None,
 ) -> Tuple[Tensor, Tensor]:
     r"""Partitions the graph of a dataset directory (e.g. a staged one) into
     :obj:`num_parts` clusters, and returns :obj:`(perm, ptr)` as
@@ -558,7 +577,10 @@ def partition_dataset(
     :func:`~pyg_gas.metis` on them (for graphs whose edges fit, and with
     the same result as :func:`~pyg_gas.metis` on the graph in memory);
     :obj:`'stream'` calls :func:`pyg_gas.partition.partition_csr` on the
-    memory-mapped CSR, in bounded memory.
+    memory-mapped CSR, in bounded memory: the part of every node and the
+    :obj:`perm` it returns live in memory-mapped scratch files of
+    :obj:`scratch_dir` (see :func:`~pyg_gas.utils.scratch_tensor`), gone
+    once they are freed.
 
     Args:
         dataset (DiskDataset or str): The graph.
@@ -570,6 +592,10 @@ def partition_dataset(
             (default: :obj:`None`)
         log (bool, optional): Reports the steps on stderr.
             (default: :obj:`True`)
+        scratch_dir (str, optional): Where :obj:`'stream'` keeps
+            :obj:`perm`: a writable directory, ideally on the disk of the
+            dataset. (default: the dataset's directory if it is writable,
+            else memory)
     """
     dataset = _open(dataset)
     N = dataset.num_nodes
@@ -595,10 +621,19 @@ def partition_dataset(
                           "'pyg_gas.partition.partition_csr', which this "
                           "version of pyg_gas does not have (use "
                           "partition='metis')") from None
+    if scratch_dir is not None:
+        check_writable_dir('scratch_dir', scratch_dir)
+    elif os.access(dataset.root, os.W_OK | os.X_OK):
+        scratch_dir = dataset.root
+    def new() -> Optional[Tensor]:
+        if scratch_dir is None:
+            return None
+        os.makedirs(scratch_dir, exist_ok=True)
+        return scratch_tensor([N], torch.long, scratch_dir)
+
     part = partition_csr(dataset.rowptr, dataset.col, num_parts, seed=seed,
-                         log=log)
-    perm, ptr = parts_to_perm(part, num_parts)
-    return perm.long(), ptr.long()
+                         log=log, out=new())
+    return parts_to_perm(part, num_parts, out=new())
 
 
 def _check_perm(perm: Any, num_nodes: int) -> Tensor:
@@ -610,9 +645,17 @@ def _check_perm(perm: Any, num_nodes: int) -> Tensor:
     expected = f"'perm' must be a permutation of [0, {num_nodes})"
     if perm.numel() != num_nodes:
         raise ValueError(f'{expected} (got {perm.numel()} entries)')
-    if int(perm.min()) < 0 or int(perm.max()) >= num_nodes or not bool(
-            (torch.bincount(perm, minlength=num_nodes) == 1).all()):
-        raise ValueError(f'{expected} (got repeated or out-of-range entries)')
+    if num_nodes == 0:
+        return perm
+    # N entries in [0, N) are a permutation if they hit every node: a flag
+    # a node tells, set in chunks (a byte a node, not a count of 8):
+    seen = torch.zeros(num_nodes, dtype=torch.bool)
+    valid = int(perm.min()) >= 0 and int(perm.max()) < num_nodes
+    for lo in range(0, num_nodes if valid else 0, 1 << 22):
+        seen[perm[lo:lo + (1 << 22)]] = True
+    if not valid or not bool(seen.all()):
+        raise ValueError(f'{expected} (got repeated or out-of-range '
+                         f'entries)')
     return perm
 
 
@@ -662,8 +705,11 @@ def permute_to_disk(
     entries are gathered from the old ones. For a staged graph, the result
     equals :func:`~pyg_gas.storage.prepare` of the same graph in memory with
     the same :obj:`perm` and :obj:`ptr`, array for array. Memory holds
-    :math:`O(N)` index arrays (:obj:`perm`, its inverse, both row pointers)
-    and one chunk of about :obj:`chunk_edges` edges.
+    one chunk of about :obj:`chunk_edges` edges (or rows) and a byte a
+    node; the inverse of :obj:`perm` and the new row pointers are kept in
+    memory-mapped scratch files in :obj:`root` (see
+    :func:`~pyg_gas.utils.scratch_tensor`), the old ones are read from
+    :obj:`raw`.
 
     Args:
         raw (DiskDataset or str): The graph to permute.
@@ -706,7 +752,9 @@ def permute_to_disk(
                          f"permuted from (got '{raw.root}' for both)")
     num_features = int(np.prod(raw.x.shape[1:]))
     itemsize = torch.empty(0, dtype=x_dtype).element_size()
-    size = N * (num_features * itemsize + 32) + E * 12
+    # The arrays, and the scratch files of the new row pointers and the
+    # inverse permutation:
+    size = N * (num_features * itemsize + 32) + E * 12 + N * 16
     created = not osp.exists(root)
     root = open_output(root, overwrite, size)
     written: List[str] = []
@@ -740,14 +788,26 @@ def _permute(raw: DiskDataset, perm: Tensor, ptr: Tensor, root: str,
     if log:
         log_line(f"Writing {N:,} nodes and {E:,} edges to '{root}' in "
                  f"cluster order")
-    old_rowptr = raw.rowptr.clone()  # [N + 1]
-    rowptr = torch.zeros(N + 1, dtype=torch.long)
-    torch.cumsum((old_rowptr[1:] - old_rowptr[:-1]).index_select(0, perm),
-                 0, out=rowptr[1:])
-    written.append(('rowptr', write_array(root, 'rowptr', rowptr)))
+    # The arrays of a node each live in scratch files of 'root' (whose
+    # pages the kernel can write back to disk and drop) or are read from
+    # the memory-mapped ones of 'raw', and are computed in chunks of nodes:
+    old_rowptr = raw.rowptr  # [N + 1]
+    ends = old_rowptr.as_strided((N, 2), (1, 1))  # Row i: both ends of i.
+    rowptr = scratch_tensor([N + 1], torch.long, root)
     col_dtype = index_dtype(N)
-    inv = torch.empty(N, dtype=col_dtype)  # [N], new id of each old node
-    inv[perm] = torch.arange(N, dtype=col_dtype)
+    inv = scratch_tensor([N], col_dtype, root)  # New id of each old node.
+    offset = 0  # The edges of the rows before.
+    for lo in range(0, N, chunk_edges):
+        hi = min(lo + chunk_edges, N)
+        nodes = perm[lo:hi]
+        inv[nodes] = torch.arange(lo, hi, dtype=col_dtype)
+        bound = ends.index_select(0, nodes)  # [hi - lo, 2]
+        # A running sum per chunk is the one cumulative sum, exactly:
+        torch.cumsum(bound[:, 1] - bound[:, 0], 0, out=rowptr[lo + 1:hi + 1])
+        rowptr[lo + 1:hi + 1] += offset
+        offset = int(rowptr[hi])
+        del nodes, bound
+    written.append(('rowptr', write_array(root, 'rowptr', rowptr)))
     weight = raw.get('edge_weight')
     writers = [ArrayWriter(root, 'col', [E], col_dtype)]
     if weight is not None:
@@ -770,13 +830,14 @@ def _permute(raw: DiskDataset, perm: Tensor, ptr: Tensor, root: str,
                     0, index.index_select(0, order)))
                 del order
             del key, index
+            trim_memory()
         for writer in writers:
             written.append((writer.name, writer.close()))
     except BaseException:
         for writer in writers:
             writer.abort()
         raise
-    del inv, old_rowptr
+    del inv, ends, old_rowptr, rowptr
 
     # The node arrays, gathered in row chunks:
     arrays = [('perm', raw.perm, torch.long)] + [

@@ -28,7 +28,7 @@ from pyg_gas.storage.chunked import (
 from pyg_gas.storage.dataset import DiskDataset
 from pyg_gas.storage.format import check_free_space
 from pyg_gas.storage.prepare import FEATURE_DTYPES
-from pyg_gas.utils import check_writable_dir
+from pyg_gas.utils import check_writable_dir, trim_memory
 from pyg_gas.utils import log as log_line
 
 
@@ -135,6 +135,7 @@ class DiskEdgeKeys:
             del new
             self._write(b, key)
             os.remove(self._path(b, '.new'))
+        trim_memory()  # As GraphStager.add_edges does.
 
     def drop(self, positions: Tensor) -> None:
         r"""Removes the keys at :obj:`positions` of the sorted set."""
@@ -251,10 +252,13 @@ def prepare_synthetic(
     perm, ptr = check_partition_args(N, num_parts, perm, ptr, partition)
     itemsize = torch.empty(0, dtype=x_dtype).element_size()
     final = N * (F * itemsize + 32) + 2 * E * 12
-    staged = int(E * 1.1) * 16 + 2 * E * 16 + N * (F * 4 + 32)
+    # The staged graph, and the draws' scratch arrays (8 + 8 + 8 + 4 + 4 + 3
+    # bytes a node, and a permutation of the edges drawn):
+    staged = int(E * 1.1) * 20 + 2 * E * 16 + N * (F * 4 + 32 + 35)
 
     root = check_output(root, overwrite, final)
     with _staging(root, tmp_dir, staged, final) as staging:
+        draws.workspace = staging  # No array of the graph's size in memory.
         y = draws.classes()  # [N]
         keys = draws.edges(DiskEdgeKeys(osp.join(staging, 'keys'), N, E,
                                         chunk_edges))

@@ -1,3 +1,4 @@
+import hashlib
 import os
 
 import pytest
@@ -8,6 +9,8 @@ from pyg_gas.datasets import load_dataset
 from pyg_gas.datasets import synthetic as synthetic_module
 from pyg_gas.datasets.synthetic import (
     SYNTHETIC_PRESETS,
+    EdgeKeys,
+    SyntheticDraws,
     load_synthetic,
     synthetic_graph,
 )
@@ -47,6 +50,56 @@ def test_structure_and_determinism():
                             num_features=16, seed=4)
     assert not torch.equal(data.edge_index, other.edge_index)
     assert not torch.equal(data.y, other.y)
+
+
+def _digest(data):
+    h = hashlib.sha256()
+    for key in ('x', 'edge_index', 'y', 'train_mask', 'val_mask',
+                'test_mask'):
+        h.update(data[key].contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def test_a_seed_gives_the_graph_of_its_generator_version(monkeypatch):
+    # Digests of the graphs that version 1 of the generator drew, recorded
+    # with the code that drew each step's pairs in one piece. Computing them
+    # in steps of '_STEP' pairs or rows (2**20, or 1000 to take many) must
+    # draw the same graph, and so must a run whose arrays of the graph's
+    # size are scratch files.
+    options = dict(num_nodes=2000, avg_degree=8.0, num_features=4,
+                   num_classes=6, seed=5)
+    assert synthetic_module.GENERATOR_VERSION == 1
+    assert _digest(synthetic_graph(**options)) == 'c77cb290b77a127b'
+    odd = dict(num_nodes=1001, avg_degree=5.0, num_features=3,
+               num_classes=4, seed=7)  # 3003 features, not whole blocks.
+    assert _digest(synthetic_graph(**odd)) == '1f17f94ca35e6339'
+    monkeypatch.setattr(synthetic_module, '_STEP', 1000)
+    assert _digest(synthetic_graph(**options)) == 'c77cb290b77a127b'
+    monkeypatch.setattr(synthetic_module, '_STEP', 100)
+    assert _digest(synthetic_graph(**odd)) == '1f17f94ca35e6339'
+    # Steps of 4096 pairs draw another graph, with two or more steps each
+    # time edges are drawn:
+    monkeypatch.setattr(synthetic_module, '_CHUNK', 4096)
+    assert _digest(synthetic_graph(**options)) == '096e684e16b7b41d'
+
+
+def test_draws_into_a_workspace(tmp_path, monkeypatch):
+    # Scratch files for the arrays of the graph's size give the same draws,
+    # and leave nothing behind.
+    monkeypatch.setattr(synthetic_module, '_STEP', 700)
+    options = dict(num_nodes=1500, avg_degree=6.0, num_features=3,
+                   num_classes=4, seed=2)
+    data = synthetic_graph(**options)
+    draws = SyntheticDraws(**options, workspace=str(tmp_path))
+    y = draws.classes()
+    keys = draws.edges(EdgeKeys())
+    x = torch.cat(list(draws.features()))
+    masks = draws.split()
+    assert torch.equal(y, data.y) and torch.equal(x, data.x)
+    assert torch.equal(keys.edge_index(1500), data.edge_index)
+    for mask, key in zip(masks, ('train_mask', 'val_mask', 'test_mask')):
+        assert torch.equal(mask, data[key])
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize('homophily', [0.0, 0.5, 0.9])

@@ -149,6 +149,27 @@ def test_weighted_duplicates_equal_prepare(tmp_path, x_dtype):
     assert_same(out, ref)
 
 
+@pytest.mark.parametrize('weighted', [False, True])
+def test_tiny_chunks_equal_prepare(tmp_path, weighted):
+    # Chunks of 7 edges or rows: many buckets, each of more rows than a
+    # chunk (the graph is sparse), and many chunks of the row pointers,
+    # the inverse permutation and the node arrays. Still the files of
+    # 'prepare', array for array:
+    data = random_graph(num_nodes=300, num_edges=60, weighted=weighted,
+                        seed=2)
+    perm, ptr = random_partition(data.num_nodes, seed=1)
+    ref = prepare(data, str(tmp_path / 'ref'), perm=perm, ptr=ptr,
+                  log=False)
+    staged = stage_data(data, str(tmp_path / 'staged'), chunk_edges=7,
+                        log=False)
+    deg = torch.bincount(data.edge_index[1], minlength=data.num_nodes)
+    assert staged.rowptr.tolist() == [0] + deg.cumsum(0).tolist()
+    out = permute_to_disk(staged, perm, ptr, str(tmp_path / 'out'),
+                          name='data', chunk_edges=7, log=False)
+    assert_same(out, ref)
+    no_leftovers(tmp_path)
+
+
 def interleaved(edge_index):
     # Every edge followed by its reverse, as ogb adds inverse edges.
     return torch.stack([edge_index, edge_index.flip(0)], 2).view(2, -1)
@@ -432,6 +453,29 @@ def test_stream_partition(tmp_path):
     ref = prepare(to_undirected_data(data), str(tmp_path / 'ref'),
                   perm=out.perm, ptr=out.ptr, log=False)
     assert_same(out, ref, meta=('num_nodes', 'num_edges'))
+
+
+def test_stream_partition_in_scratch_files(tmp_path):
+    try:
+        from pyg_gas.partition import partition_csr, parts_to_perm
+    except ImportError:
+        pytest.skip("pyg_gas.partition.partition_csr is not there yet")
+    data = random_graph(num_nodes=300, num_edges=3000)
+    staged = stage_data(data, str(tmp_path / 's'), undirected='coalesce',
+                        log=False)
+    part = partition_csr(staged.rowptr, staged.col, 5, seed=1, log=False)
+    expected = parts_to_perm(part, 5)
+    files = sorted(os.listdir(staged.root))
+    (tmp_path / 'scratch').mkdir()
+    for scratch_dir in (None, str(tmp_path / 'scratch')):
+        perm, ptr = chunked.partition_dataset(staged, 5, 'stream', seed=1,
+                                              log=False,
+                                              scratch_dir=scratch_dir)
+        assert perm.dtype == torch.long and torch.equal(perm, expected[0])
+        assert torch.equal(ptr, expected[1])
+    # The node order lived in unlinked files: nothing is left behind.
+    assert sorted(os.listdir(staged.root)) == files
+    assert os.listdir(tmp_path / 'scratch') == []
 
 
 def to_undirected_data(data: Data) -> Data:
