@@ -152,14 +152,17 @@ class DiskEdgeKeys:
             lo = cut[b]
 
     def edge_chunks(self) -> Iterator[Tensor]:
-        r"""Yields both directions of the edges of one bucket at a time,
-        :obj:`[2, 2 * count]`."""
+        r"""Yields the edges of one bucket at a time, :obj:`[2, count]`,
+        then their reverse: both directions of every edge, in the order of
+        the one chunk :obj:`[2, 2 * count]` of both, in half its memory."""
         N = self.num_nodes
         for b in range(len(self.counts)):
             key = self._read(self._path(b))
             row, col = key // N, key % N
             del key
-            yield torch.stack([torch.cat([row, col]), torch.cat([col, row])])
+            yield torch.stack([row, col])
+            yield torch.stack([col, row])
+            del row, col
 
     def remove(self) -> None:
         r"""Removes the bucket files."""

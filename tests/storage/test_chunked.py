@@ -233,9 +233,11 @@ def test_disk_edge_keys_equal_memory(tmp_path):
     memory.drop(drop)
     disk.drop(drop)
     assert len(disk) == len(memory)
-    out = torch.cat([chunk[0, :chunk.size(1) // 2] * N +
-                     chunk[1, :chunk.size(1) // 2]
-                     for chunk in disk.edge_chunks()])
+    chunks = list(disk.edge_chunks())  # A bucket's edges, its reverse.
+    assert len(chunks) == 2 * disk.bounds.numel() - 2
+    for forward, reverse in zip(chunks[::2], chunks[1::2]):
+        assert torch.equal(reverse, forward.flip(0))
+    out = torch.cat([chunk[0] * N + chunk[1] for chunk in chunks[::2]])
     assert torch.equal(out, memory.key)
     disk.remove()
     assert not (tmp_path / 'k').exists()
